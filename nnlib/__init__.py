@@ -1,0 +1,60 @@
+"""nnlib: the neural-network library that the course "Neural Networks from Scratch" builds.
+
+Everything here is plain NumPy, written to be read. The modules, one idea each:
+
+    activations   sigmoid, tanh, relu, leaky_relu, softmax and their derivatives
+    losses        MSE, cross-entropy, and the fused softmax + cross-entropy
+    layers        Dense, activation layers and Dropout: forward caches, backward returns grads
+    network       Sequential: layers + a loss, with a mini-batch training loop
+    optimizers    SGD, Momentum, AdaGrad, RMSProp, Adam and learning-rate schedules
+    init          He, Xavier/Glorot and LeCun weight initialisers
+    gradcheck     finite-difference gradients to check every backward pass
+    data          MNIST / Fashion-MNIST loaders, XOR and 2-D toy data sets, mini-batches
+    io            save and load a network as a versioned .npz file (never pickle)
+    estimator     MLPClassifier, a scikit-learn compatible estimator
+    plotting      the course's pictures
+    widgets       the interactive explorers and the live training monitor
+
+The most used names are importable from the package itself, e.g.
+``from nnlib import Sequential, Dense, ReLU``. They are imported on first use, so that
+``import nnlib.data`` stays quick and does not pull in the rest.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "Sequential": "network",
+    "History": "network",
+    "Callback": "network",
+    "Layer": "layers",
+    "Dense": "layers",
+    "ReLU": "layers",
+    "LeakyReLU": "layers",
+    "Sigmoid": "layers",
+    "Tanh": "layers",
+    "Softmax": "layers",
+    "Dropout": "layers",
+    "MLPClassifier": "estimator",
+}
+_SUBMODULES = {
+    "activations", "losses", "layers", "network", "optimizers", "init", "gradcheck",
+    "data", "io", "estimator", "plotting", "widgets",
+}
+
+__all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'nnlib' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__
