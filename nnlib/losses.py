@@ -1,0 +1,299 @@
+"""Loss functions: how wrong is the network's output, and in which direction to change it.
+
+Each loss class has the same three methods (lessons 04 and 05):
+
+    forward(output, y) -> float        the loss, averaged over the N samples of the batch
+    backward()         -> (N, ...)     d loss / d output, for the same batch (includes the 1/N)
+    predict_proba(output)              turns the network output into probabilities
+
+``forward`` caches what ``backward`` needs, exactly like a layer. Labels ``y`` may be integer
+class ids of shape (N,) or one-hot rows of shape (N, C).
+
+The plain functions ``mse``, ``binary_cross_entropy``, ``cross_entropy`` and
+``softmax_cross_entropy`` return **only the loss** (a float); use the classes for the gradient.
+
+Which loss goes with which last layer:
+
+    last layer            loss                      gradient wrt the layer's input
+    Dense (logits)        SoftmaxCrossEntropy       (p - y) / N   -- fused, the stable choice
+    Softmax               CrossEntropy              through the Softmax Jacobian
+    Sigmoid, 1 column     BinaryCrossEntropy        (a - y) / N after the Sigmoid layer
+    anything              MSE                       (output - y) / N
+"""
+
+import numpy as np
+
+from nnlib.activations import log_softmax
+
+# Probabilities are clipped into [EPSILON, 1 - EPSILON] before taking a log, so that a
+# confident wrong answer gives a large but finite loss instead of log(0) = -inf.
+EPSILON = 1e-7
+
+
+# --- label handling -----------------------------------------------------------------------------
+
+def _as_2d_output(output, loss_name):
+    output = np.asarray(output)
+    if not np.issubdtype(output.dtype, np.floating):
+        output = output.astype(np.float64)
+    if output.ndim == 1:
+        output = output[:, None]
+    if output.ndim != 2:
+        raise ValueError(
+            f"{loss_name} expects the network output as an array (N, C), "
+            f"got shape {output.shape}."
+        )
+    return output
+
+
+def _targets_like(output, y, loss_name):
+    """Return the targets as a float array shaped like ``output`` (N, C).
+
+    y may be integer class ids (N,) -- turned into one-hot rows -- or already (N, C); with one
+    output column, (N,) values are taken as the targets themselves (0/1 or regression values).
+    """
+    y = np.asarray(y)
+    num_samples, num_columns = output.shape
+    if y.shape[:1] != (num_samples,):
+        raise ValueError(
+            f"{loss_name}: the output has {num_samples} rows (samples) but y has shape "
+            f"{y.shape}; give one label per sample."
+        )
+    if y.ndim == 1 and num_columns > 1:
+        class_ids = _check_class_ids(y, num_columns, loss_name)
+        targets = np.zeros_like(output)
+        targets[np.arange(num_samples), class_ids] = 1
+        return targets
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.shape != output.shape:
+        raise ValueError(
+            f"{loss_name}: y has shape {y.shape} but the output has shape {output.shape}; "
+            f"give class ids (N,) or one-hot targets (N, {num_columns})."
+        )
+    return y.astype(output.dtype, copy=False)
+
+
+def _check_class_ids(y, num_classes, loss_name):
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            f"{loss_name}: labels of shape (N,) must be integer class ids, got dtype {y.dtype}; "
+            f"convert them with y.astype(int), or pass one-hot targets (N, {num_classes})."
+        )
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(
+            f"{loss_name}: class ids must lie in 0..{num_classes - 1} for an output with "
+            f"{num_classes} columns, got values from {y.min()} to {y.max()}."
+        )
+    return y
+
+
+class Loss:
+    """Base class: subclasses implement ``forward`` and ``backward``."""
+
+    def forward(self, output, y):
+        raise NotImplementedError
+
+    def backward(self):
+        raise NotImplementedError
+
+    def predict_proba(self, output):
+        """Probabilities from the network output. Identity unless the loss works on logits."""
+        return np.asarray(output)
+
+    def __call__(self, output, y):
+        return self.forward(output, y)
+
+    def get_config(self):
+        """A JSON-able description: the class name and the constructor arguments."""
+        return {"class_name": type(self).__name__}
+
+    def __repr__(self):
+        arguments = {k: v for k, v in self.get_config().items() if k != "class_name"}
+        inside = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+        return f"{type(self).__name__}({inside})"
+
+    def _require_forward(self, cache):
+        if cache is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward() was called before forward(); "
+                f"compute the loss first."
+            )
+
+
+# --- mean squared error -------------------------------------------------------------------------
+
+class MSE(Loss):
+    """Mean squared error with a factor 1/2 (lesson 04):
+
+        L = 1/(2N) * sum_n sum_c (output_nc - y_nc)^2        dL/d output = (output - y) / N
+
+    The 1/2 cancels the 2 of the derivative; the mean is over the N samples only (the C outputs
+    of a sample are summed). Class ids (N,) with a C-column output are compared as one-hot rows.
+    """
+
+    def __init__(self):
+        self._cache = None
+
+    def forward(self, output, y):
+        output_shape = np.shape(output)
+        output = _as_2d_output(output, "MSE")
+        difference = output - _targets_like(output, y, "MSE")
+        self._cache = (difference, output_shape)
+        return float(0.5 * np.sum(difference * difference) / output.shape[0])
+
+    def backward(self):
+        self._require_forward(self._cache)
+        difference, output_shape = self._cache
+        return (difference / difference.shape[0]).reshape(output_shape)
+
+
+def mse(pred, target):
+    """Mean squared error 1/(2N) sum (pred - target)^2 as a float (see ``MSE``)."""
+    return MSE().forward(pred, target)
+
+
+# --- binary cross-entropy -----------------------------------------------------------------------
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy on probabilities p = sigmoid(z), for 0/1 labels (lesson 03):
+
+        L = -1/N * sum_n [ y_n log p_n + (1 - y_n) log(1 - p_n) ]
+        dL/dp = (p - y) / (p (1 - p)) / N
+
+    p is clipped into [1e-7, 1 - 1e-7] so that the loss and the gradient stay finite.
+    y: (N,) or (N, 1) of 0/1; output: (N,) or (N, 1). After a Sigmoid layer the chain rule
+    turns the gradient into the simple (p - y) / N.
+    """
+
+    def __init__(self):
+        self._cache = None
+
+    def forward(self, output, y):
+        probabilities = _as_2d_output(output, "BinaryCrossEntropy")
+        targets = _targets_like(probabilities, y, "BinaryCrossEntropy")
+        clipped = np.clip(probabilities, EPSILON, 1 - EPSILON)
+        self._cache = (clipped, targets, np.shape(output))
+        per_entry = targets * np.log(clipped) + (1 - targets) * np.log1p(-clipped)
+        return float(0.0 - np.sum(per_entry) / clipped.shape[0])
+
+    def backward(self):
+        self._require_forward(self._cache)
+        clipped, targets, output_shape = self._cache
+        grad = (clipped - targets) / (clipped * (1 - clipped)) / clipped.shape[0]
+        return grad.reshape(output_shape)
+
+
+def binary_cross_entropy(probabilities, y):
+    """Binary cross-entropy of probabilities against 0/1 labels, as a float."""
+    return BinaryCrossEntropy().forward(probabilities, y)
+
+
+# --- categorical cross-entropy ------------------------------------------------------------------
+
+class CrossEntropy(Loss):
+    """Categorical cross-entropy on probabilities, e.g. the output of a Softmax layer (lesson 05):
+
+        L = -1/N * sum_n sum_c y_nc log p_nc          dL/dp = -y / p / N
+
+    p is clipped into [1e-7, 1] before the log and in the gradient, so both stay finite when a
+    probability is exactly 0. Prefer ``SoftmaxCrossEntropy`` on logits: it is more accurate and
+    its gradient is simpler.
+    """
+
+    def __init__(self):
+        self._cache = None
+
+    def forward(self, output, y):
+        probabilities = _as_2d_output(output, "CrossEntropy")
+        targets = _targets_like(probabilities, y, "CrossEntropy")
+        clipped = np.clip(probabilities, EPSILON, 1.0)
+        self._cache = (clipped, targets)
+        return float(0.0 - np.sum(targets * np.log(clipped)) / clipped.shape[0])
+
+    def backward(self):
+        self._require_forward(self._cache)
+        clipped, targets = self._cache
+        return -targets / clipped / clipped.shape[0]
+
+
+def cross_entropy(probabilities, y):
+    """Categorical cross-entropy of probabilities (N, C) against labels, as a float."""
+    return CrossEntropy().forward(probabilities, y)
+
+
+# --- softmax + cross-entropy, fused -------------------------------------------------------------
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax followed by cross-entropy, on logits z (the output of the last Dense layer).
+
+        p = softmax(z),    L = -1/N * sum_n sum_c y_nc log p_nc,    dL/dz = (p - y) / N
+
+    Lesson 05 shows how the softmax Jacobian and the 1/p of the cross-entropy cancel into that
+    short gradient. The loss uses log_softmax, so no log(0) can occur even for extreme logits.
+
+    label_smoothing = s replaces the one-hot target by (1 - s) * y + s / C, which stops the
+    network from pushing logits towards infinity to become ever more certain.
+    """
+
+    def __init__(self, label_smoothing=0.0):
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}.")
+        self.label_smoothing = float(label_smoothing)
+        self._cache = None
+
+    def forward(self, output, y):
+        logits = _as_2d_output(output, "SoftmaxCrossEntropy")
+        log_probabilities = log_softmax(logits)
+        probabilities = np.exp(log_probabilities)
+        y = np.asarray(y)
+        num_samples, num_classes = logits.shape
+        if y.ndim == 1 and num_classes > 1 and self.label_smoothing == 0.0:
+            # Fast path for class ids: pick log p of the true class, no one-hot matrix needed.
+            if y.shape[0] != num_samples:
+                _targets_like(logits, y, "SoftmaxCrossEntropy")  # raises the shape error
+            class_ids = _check_class_ids(y, num_classes, "SoftmaxCrossEntropy")
+            self._cache = (probabilities, class_ids)
+            picked = log_probabilities[np.arange(num_samples), class_ids]
+            return float(-np.sum(picked) / num_samples)
+        targets = _targets_like(logits, y, "SoftmaxCrossEntropy")
+        if self.label_smoothing:
+            targets = (1 - self.label_smoothing) * targets + self.label_smoothing / num_classes
+        self._cache = (probabilities, targets)
+        return float(-np.sum(targets * log_probabilities) / num_samples)
+
+    def backward(self):
+        self._require_forward(self._cache)
+        probabilities, targets = self._cache
+        num_samples = probabilities.shape[0]
+        if targets.ndim == 1:  # class ids: subtract 1 at the true class
+            grad = probabilities.copy()
+            grad[np.arange(num_samples), targets] -= 1
+        else:
+            grad = probabilities - targets
+        grad /= num_samples
+        return grad
+
+    def predict_proba(self, output):
+        """The network outputs logits; the probabilities are their softmax."""
+        return np.exp(log_softmax(output))
+
+    def get_config(self):
+        return {"class_name": type(self).__name__, "label_smoothing": self.label_smoothing}
+
+
+def softmax_cross_entropy(logits, y):
+    """Cross-entropy of softmax(logits) against labels, computed stably, as a float."""
+    return SoftmaxCrossEntropy().forward(logits, y)
+
+
+_LOSSES = {cls.__name__: cls for cls in (MSE, BinaryCrossEntropy, CrossEntropy, SoftmaxCrossEntropy)}
+
+
+def loss_from_config(config):
+    """Rebuild a loss from ``loss.get_config()``."""
+    config = dict(config)
+    name = config.pop("class_name", None)
+    if name not in _LOSSES:
+        raise ValueError(f"Unknown loss {name!r}; known losses: {', '.join(sorted(_LOSSES))}.")
+    return _LOSSES[name](**config)
