@@ -94,10 +94,9 @@ def _as_labels(y, name):
     if y.ndim != 1:
         raise ValueError(f"{name} must be (N,) class ids or (N, C) one-hot/probabilities; "
                          f"got shape {y.shape}.")
-    if y.size and not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise ValueError(f"{name} must hold whole-number class ids; got values such as "
-                             f"{y[np.mod(y, 1) != 0][0]!r}. Use probabilities.argmax(axis=1).")
+    if np.issubdtype(y.dtype, np.floating) and np.any(np.mod(y, 1) != 0):
+        raise ValueError(f"{name} must hold whole-number class ids; got values such as "
+                         f"{y[np.mod(y, 1) != 0][0]!r}. Use probabilities.argmax(axis=1).")
     y = y.astype(np.int64)
     if y.size and y.min() < 0:
         raise ValueError(f"{name} holds a negative class id ({y.min()}); class ids start at 0.")
