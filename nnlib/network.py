@@ -1,0 +1,403 @@
+"""Sequential: a network as a list of layers plus a loss, with a mini-batch training loop.
+
+A forward pass runs the layers in order; a backward pass runs them in reverse, each turning the
+gradient of its output into the gradient of its input (lesson 04, backpropagation). ``fit``
+repeats, for every shuffled mini-batch: forward, loss, backward, optimiser step (lesson 06).
+
+    net = Sequential([Dense(784, 128, rng=rng), ReLU(), Dense(128, 10, rng=rng)],
+                     loss=SoftmaxCrossEntropy())
+    history = net.fit(X, y, epochs=10, batch_size=128, optimizer=Adam(1e-3), rng=rng)
+
+Parameters are named "<layer index>.<parameter name>", e.g. "0.W", "0.b", "2.W".
+"""
+
+import math
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from nnlib.layers import Dense, Dropout, Layer
+
+
+class History:
+    """What ``fit`` measured, one entry per completed epoch.
+
+    loss, accuracy          on the training batches (running mean over the epoch, measured
+                            in training mode while the weights were still changing)
+    val_loss, val_accuracy  on ``validation_data`` at the end of the epoch (empty without it)
+    seconds                 wall-clock time of the epoch (training and validation)
+    stopped_reason          None, or why training stopped before the last epoch
+    """
+
+    def __init__(self):
+        self.loss = []
+        self.accuracy = []
+        self.val_loss = []
+        self.val_accuracy = []
+        self.seconds = []
+        self.stopped_reason = None
+
+    @property
+    def epochs(self):
+        """Number of completed epochs."""
+        return len(self.loss)
+
+    def as_dict(self):
+        return {"loss": list(self.loss), "accuracy": list(self.accuracy),
+                "val_loss": list(self.val_loss), "val_accuracy": list(self.val_accuracy),
+                "seconds": list(self.seconds), "stopped_reason": self.stopped_reason}
+
+    def __repr__(self):
+        if not self.loss:
+            return "History(no completed epoch)"
+        last = f"loss={self.loss[-1]:.4f}, accuracy={self.accuracy[-1]:.4f}"
+        if self.val_loss:
+            last += f", val_loss={self.val_loss[-1]:.4f}, val_accuracy={self.val_accuracy[-1]:.4f}"
+        return f"History(epochs={self.epochs}, {last})"
+
+
+class Callback:
+    """Base class for hooks into ``fit``; override the ones you need (all do nothing here).
+
+    To stop training early, set ``network.stop_training = True`` (keep the network from
+    ``on_train_begin``); fit stops after the current epoch.
+    """
+
+    def on_train_begin(self, network, epochs):
+        """Called once before the first epoch."""
+
+    def on_batch_end(self, batch_index, loss):
+        """Called after every update; batch_index counts from 0 since the start of training."""
+
+    def on_epoch_end(self, epoch, history):
+        """Called after every epoch (0-based); ``history`` already holds its numbers."""
+
+    def on_train_end(self, history):
+        """Called once at the end, also when training stopped early."""
+
+
+class _Diverged(Exception):
+    """Raised inside fit when the loss stops being a finite number."""
+
+
+class Sequential:
+    """A stack of layers applied one after the other, plus the loss used to train them.
+
+    layers: a list of ``nnlib.layers.Layer`` objects; loss: e.g. ``SoftmaxCrossEntropy()``
+    (needed for ``fit``, ``evaluate`` and ``loss_and_gradients``).
+    """
+
+    def __init__(self, layers, loss=None):
+        layers = list(layers)
+        for index, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"Sequential: item {index} is {layer!r}, not a layer; build the network from "
+                    f"nnlib.layers objects such as Dense(784, 128) and ReLU()."
+                )
+        self._check_sizes_fit(layers)
+        self.layers = layers
+        self.loss = loss
+        self.stop_training = False
+
+    @staticmethod
+    def _check_sizes_fit(layers):
+        previous = None
+        for layer in layers:
+            if isinstance(layer, Dense):
+                if previous is not None and previous.out_features != layer.in_features:
+                    raise ValueError(
+                        f"Sequential: {previous!r} gives {previous.out_features} features but "
+                        f"the next {layer!r} expects {layer.in_features}."
+                    )
+                previous = layer
+
+    @property
+    def dtype(self):
+        """The floating-point type of the weights (that of the Dense layers; float64 if none)."""
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                return layer.dtype
+        return np.dtype(np.float64)
+
+    # --- passes ---------------------------------------------------------------------------------
+
+    def forward(self, x, training=False):
+        """Run x (N, in_features) through every layer; returns the last layer's output."""
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def backward(self, grad_output, *, input_grad=True):
+        """Backpropagate dL/d output through the layers in reverse; fills every layer's grads.
+
+        Returns dL/d input (N, in_features), or None with ``input_grad=False``. Training uses
+        the latter: nobody needs the gradient with respect to the images, and for the first
+        Dense layer it is the largest matrix product of the backward pass (N x 128 x 784 on
+        MNIST), so we stop as soon as the first layer with parameters has its gradients.
+        """
+        first_trainable = self._first_trainable_index()
+        grad = grad_output
+        for index in reversed(range(len(self.layers))):
+            layer = self.layers[index]
+            if not input_grad and index == first_trainable:
+                layer.backward(grad, input_grad=False)
+                return None
+            grad = layer.backward(grad)
+        return grad
+
+    def _first_trainable_index(self):
+        for index, layer in enumerate(self.layers):
+            if isinstance(layer, Dense):
+                return index
+        return None
+
+    def loss_and_gradients(self, X, y):
+        """Forward in training mode, the loss, and backward on one batch; returns the loss.
+
+        Afterwards ``gradients()`` holds dL/d parameter for this batch.
+        """
+        loss, _ = self._train_step(X, y)
+        return loss
+
+    def _train_step(self, X, y):
+        loss_function = self._require_loss("loss_and_gradients")
+        output = self.forward(X, training=True)
+        loss = loss_function.forward(output, y)
+        self.backward(loss_function.backward(), input_grad=False)
+        return loss, output
+
+    def _require_loss(self, what):
+        if self.loss is None:
+            raise ValueError(
+                f"{what} needs a loss; create the network with one, e.g. "
+                f"Sequential(layers, loss=SoftmaxCrossEntropy())."
+            )
+        return self.loss
+
+    # --- parameters -----------------------------------------------------------------------------
+
+    def parameters(self):
+        """Dict name -> the live parameter arrays ("0.W", "0.b", ...). Changing them changes
+        the network."""
+        return {f"{index}.{name}": value for index, layer in enumerate(self.layers)
+                for name, value in layer.params.items()}
+
+    def gradients(self):
+        """Dict name -> the gradient arrays of the last backward pass, same names as parameters()."""
+        return {f"{index}.{name}": value for index, layer in enumerate(self.layers)
+                for name, value in layer.grads.items()}
+
+    def num_parameters(self):
+        return sum(layer.num_parameters() for layer in self.layers)
+
+    # --- prediction -----------------------------------------------------------------------------
+
+    def _as_input(self, X):
+        X = np.asarray(X)
+        if X.ndim == 1:
+            raise ValueError(
+                f"Expected a batch of samples (N, features), got a 1-D array of shape {X.shape}; "
+                f"for a single sample use X.reshape(1, -1)."
+            )
+        if X.dtype != self.dtype:
+            X = X.astype(self.dtype)  # cast once here, not once per batch
+        return X
+
+    def predict_proba(self, X, batch_size=1024):
+        """Class probabilities (N, C) in evaluation mode, computed batch_size rows at a time to
+        bound the memory. Uses the loss's ``predict_proba`` (softmax for logits)."""
+        outputs = self._forward_in_batches(self._as_input(X), batch_size)
+        return outputs if self.loss is None else self.loss.predict_proba(outputs)
+
+    def _forward_in_batches(self, X, batch_size):
+        if len(X) == 0:
+            raise ValueError("Got an empty input (0 samples).")
+        return np.concatenate([self.forward(X[start:start + batch_size])
+                               for start in range(0, len(X), batch_size)])
+
+    def predict(self, X, batch_size=1024):
+        """Predicted class ids (N,): the arg-max, or probability >= 0.5 for a single output."""
+        return _labels_from_probabilities(self.predict_proba(X, batch_size=batch_size))
+
+    def evaluate(self, X, y, batch_size=1024):
+        """(loss, accuracy) on the data set, in evaluation mode (dropout off)."""
+        loss_function = self._require_loss("evaluate")
+        X = self._as_input(X)
+        _check_same_length(X, y)
+        outputs = self._forward_in_batches(X, batch_size)
+        loss = loss_function.forward(outputs, y)
+        correct = _count_correct(loss_function.predict_proba(outputs), y)
+        return loss, correct / len(X)
+
+    # --- training -------------------------------------------------------------------------------
+
+    def fit(self, X, y, *, epochs=10, batch_size=32, optimizer=None, validation_data=None,
+            rng=None, verbose=1, callbacks=()):
+        """Train with shuffled mini-batches; returns a ``History``.
+
+        X (N, features), y (N,) class ids or (N, C) one-hot. Every epoch visits all samples once
+        in a new random order drawn from ``rng`` (a ``np.random.Generator``): the same seed and
+        the same data give exactly the same weights. ``optimizer`` defaults to ``Adam(1e-3)``;
+        ``validation_data=(X_val, y_val)`` adds val_loss and val_accuracy after every epoch.
+        ``verbose=1`` shows a progress bar, ``verbose=0`` nothing. ``callbacks``: ``Callback``
+        objects whose hooks are called along the way.
+
+        If the loss becomes NaN or infinite (usually: the learning rate is too large), training
+        stops, the reason is printed and stored in ``history.stopped_reason``.
+        """
+        from nnlib.optimizers import Adam
+
+        self._require_loss("fit")
+        X = self._as_input(X)
+        y = np.asarray(y)
+        _check_same_length(X, y)
+        _check_positive_int("epochs", epochs)
+        _check_positive_int("batch_size", batch_size)
+        if validation_data is not None:
+            X_val, y_val = validation_data
+            X_val = self._as_input(X_val)
+            _check_same_length(X_val, y_val)
+        optimizer = Adam(1e-3) if optimizer is None else optimizer
+        rng = np.random.default_rng() if rng is None else rng
+        for layer in self.layers:
+            if isinstance(layer, Dropout) and layer.rng is None:
+                layer.rng = rng
+
+        history = History()
+        self.stop_training = False
+        for callback in callbacks:
+            callback.on_train_begin(self, epochs)
+        progress = tqdm(total=epochs, unit="epoch", disable=verbose == 0)
+        batch_count = 0
+        # Overflow or 0/0 anywhere in a training step raises FloatingPointError here instead of
+        # printing a RuntimeWarning; we turn it into a clean stop with advice (see _Diverged).
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            for epoch in range(epochs):
+                started = time.perf_counter()
+                order = rng.permutation(len(X))
+                total_loss, total_correct = 0.0, 0
+                try:
+                    for start in range(0, len(X), batch_size):
+                        batch = order[start:start + batch_size]
+                        X_batch, y_batch = X[batch], y[batch]
+                        loss, output = self._guarded_step(X_batch, y_batch, optimizer)
+                        total_loss += loss * len(batch)
+                        total_correct += self._count_correct_outputs(output, y_batch)
+                        for callback in callbacks:
+                            callback.on_batch_end(batch_count, loss)
+                        batch_count += 1
+                    if validation_data is not None:
+                        val_loss, val_accuracy = self._guarded_evaluate(X_val, y_val)
+                except _Diverged as diverged:
+                    history.stopped_reason = (
+                        f"Training stopped in epoch {epoch + 1}: {diverged} The learning rate "
+                        f"is probably too large; try a smaller one (e.g. a tenth of "
+                        f"{optimizer.current_learning_rate():g})."
+                    )
+                    print(history.stopped_reason)
+                    break
+                history.loss.append(total_loss / len(X))
+                history.accuracy.append(total_correct / len(X))
+                if validation_data is not None:
+                    history.val_loss.append(val_loss)
+                    history.val_accuracy.append(val_accuracy)
+                history.seconds.append(time.perf_counter() - started)
+                progress.set_postfix(_postfix(history), refresh=False)
+                progress.update(1)
+                for callback in callbacks:
+                    callback.on_epoch_end(epoch, history)
+                if self.stop_training:
+                    history.stopped_reason = f"Stopped by a callback after epoch {epoch + 1}."
+                    break
+        progress.close()
+        for callback in callbacks:
+            callback.on_train_end(history)
+        return history
+
+    def _guarded_step(self, X_batch, y_batch, optimizer):
+        """One training step (forward, loss, backward, update); _Diverged if numbers blow up."""
+        try:
+            loss, output = self._train_step(X_batch, y_batch)
+            if not math.isfinite(loss):
+                raise _Diverged(f"the loss became {loss}.")
+            optimizer.step(self.parameters(), self.gradients())
+        except FloatingPointError as error:
+            raise _Diverged(f"the numbers overflowed ({error}).") from None
+        return loss, output
+
+    def _guarded_evaluate(self, X, y):
+        try:
+            return self.evaluate(X, y)
+        except FloatingPointError as error:
+            raise _Diverged(f"the numbers overflowed on the validation data ({error}).") from None
+
+    def _count_correct_outputs(self, output, y):
+        # The arg-max of logits is the arg-max of their softmax: skip the exponentials.
+        if output.ndim == 2 and output.shape[1] > 1:
+            return _count_correct(output, y)
+        return _count_correct(self.loss.predict_proba(output), y)
+
+    # --- description ----------------------------------------------------------------------------
+
+    def summary(self):
+        """A table of the layers, their output shapes and parameter counts, as a string."""
+        rows = [("#", "layer", "output shape", "parameters")]
+        features = next((layer.in_features for layer in self.layers
+                         if isinstance(layer, Dense)), None)
+        for index, layer in enumerate(self.layers):
+            if features is not None:
+                features = layer.output_features(features)
+            shape = f"(N, {features})" if features is not None else "(N, ?)"
+            rows.append((str(index), repr(layer), shape, f"{layer.num_parameters():,}"))
+        widths = [max(len(row[column]) for row in rows) for column in range(4)]
+        lines = ["  ".join(cell.ljust(width) if column < 3 else cell.rjust(width)
+                           for column, (cell, width) in enumerate(zip(row, widths)))
+                 for row in rows]
+        rule = "-" * len(lines[0])
+        footer = [f"total parameters: {self.num_parameters():,} ({np.dtype(self.dtype).name})",
+                  f"loss: {self.loss!r}"]
+        return "\n".join([lines[0], rule, *lines[1:], rule, *footer])
+
+    def __repr__(self):
+        inner = ",\n".join(f"    {layer!r}" for layer in self.layers)
+        return f"Sequential([\n{inner}\n], loss={self.loss!r})"
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _labels_from_probabilities(probabilities):
+    if probabilities.ndim == 1:
+        probabilities = probabilities[:, None]
+    if probabilities.shape[1] == 1:
+        return (probabilities[:, 0] >= 0.5).astype(np.int64)
+    return np.argmax(probabilities, axis=1)
+
+
+def _count_correct(probabilities, y):
+    predicted = _labels_from_probabilities(probabilities)
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot rows
+        y = np.argmax(y, axis=1)
+    return int(np.sum(predicted == y.reshape(-1)))
+
+
+def _check_same_length(X, y):
+    if len(X) != len(y):
+        raise ValueError(
+            f"X has {len(X)} samples but y has {len(y)} labels; they must match one to one."
+        )
+
+
+def _check_positive_int(name, value):
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def _postfix(history):
+    postfix = {"loss": f"{history.loss[-1]:.4f}", "acc": f"{history.accuracy[-1]:.4f}"}
+    if history.val_loss:
+        postfix["val_loss"] = f"{history.val_loss[-1]:.4f}"
+        postfix["val_acc"] = f"{history.val_accuracy[-1]:.4f}"
+    return postfix

@@ -1,0 +1,279 @@
+"""Optimisers: turn gradients into parameter updates (lesson 06).
+
+Every optimiser has one method, ``step(params, grads)``: both are dicts name -> array with the
+same keys (as returned by ``Sequential.parameters()`` and ``.gradients()``), and the parameter
+arrays are updated IN PLACE. Optimisers with memory (momentum, squared-gradient averages) keep it
+per parameter name.
+
+Regularisation, available on every optimiser and applied to weights only (names ending in "W",
+such as "0.W"; biases are left alone):
+
+    weight_decay = lambda   adds lambda * W to the gradient     (L2 penalty lambda/2 * ||W||^2)
+    l1 = mu                 adds mu * sign(W) to the gradient   (L1 penalty mu * sum |W|)
+
+The penalty enters the gradient before the update rule, i.e. "coupled" decay; for Adam this is
+L2 regularisation, not the decoupled AdamW.
+
+``learning_rate`` is a number or a schedule: any callable step -> rate, where step counts the
+updates already made (0 for the first). ``StepDecay``, ``ExponentialDecay`` and
+``CosineWithWarmup`` below are such callables.
+"""
+
+import math
+
+import numpy as np
+
+
+# --- learning-rate schedules --------------------------------------------------------------------
+
+class StepDecay:
+    """lr(step) = initial * gamma ** (step // step_size): divide by 1/gamma every step_size steps."""
+
+    def __init__(self, initial, step_size, gamma=0.1):
+        if step_size < 1:
+            raise ValueError(f"StepDecay: step_size must be at least 1, got {step_size}.")
+        self.initial, self.step_size, self.gamma = initial, step_size, gamma
+
+    def __call__(self, step):
+        return self.initial * self.gamma ** (step // self.step_size)
+
+    def __repr__(self):
+        return f"StepDecay(initial={self.initial}, step_size={self.step_size}, gamma={self.gamma})"
+
+
+class ExponentialDecay:
+    """lr(step) = initial * decay_rate ** (step / decay_steps): smooth decay by decay_rate per
+    decay_steps steps."""
+
+    def __init__(self, initial, decay_rate, decay_steps):
+        if decay_steps <= 0:
+            raise ValueError(f"ExponentialDecay: decay_steps must be positive, got {decay_steps}.")
+        self.initial, self.decay_rate, self.decay_steps = initial, decay_rate, decay_steps
+
+    def __call__(self, step):
+        return self.initial * self.decay_rate ** (step / self.decay_steps)
+
+    def __repr__(self):
+        return (f"ExponentialDecay(initial={self.initial}, decay_rate={self.decay_rate}, "
+                f"decay_steps={self.decay_steps})")
+
+
+class CosineWithWarmup:
+    """Linear warm-up to ``peak``, then a half cosine down to ``final`` at ``total_steps``.
+
+        step < warmup_steps:   lr = peak * (step + 1) / warmup_steps
+        afterwards:            lr = final + (peak - final) * (1 + cos(pi * progress)) / 2,
+                               progress = (step - warmup_steps) / (total_steps - warmup_steps),
+                               held at 1 after the end.
+    """
+
+    def __init__(self, peak, total_steps, warmup_steps=0, final=0.0):
+        if not 0 <= warmup_steps < total_steps:
+            raise ValueError(
+                f"CosineWithWarmup: need 0 <= warmup_steps < total_steps, got "
+                f"warmup_steps={warmup_steps}, total_steps={total_steps}."
+            )
+        self.peak, self.total_steps = peak, total_steps
+        self.warmup_steps, self.final = warmup_steps, final
+
+    def __call__(self, step):
+        if step < self.warmup_steps:
+            return self.peak * (step + 1) / self.warmup_steps
+        progress = min(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
+        return self.final + (self.peak - self.final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def __repr__(self):
+        return (f"CosineWithWarmup(peak={self.peak}, total_steps={self.total_steps}, "
+                f"warmup_steps={self.warmup_steps}, final={self.final})")
+
+
+# --- optimisers ---------------------------------------------------------------------------------
+
+def _is_weight(name):
+    return name == "W" or name.endswith(".W")
+
+
+class Optimizer:
+    """Base class: handles the learning rate, regularisation and the per-name state.
+
+    Subclasses implement ``update(name, param, grad, learning_rate)``, changing ``param`` in place.
+    """
+
+    def __init__(self, learning_rate, *, weight_decay=0.0, l1=0.0):
+        if not callable(learning_rate) and not learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {learning_rate}.")
+        if weight_decay < 0 or l1 < 0:
+            raise ValueError(
+                f"weight_decay and l1 must be >= 0, got weight_decay={weight_decay}, l1={l1}."
+            )
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.l1 = l1
+        self.iterations = 0  # number of steps taken so far
+        self.state = {}      # name -> dict of arrays (velocity, averages, ...)
+
+    def current_learning_rate(self):
+        """The learning rate of the next step (evaluates the schedule, if there is one)."""
+        if callable(self.learning_rate):
+            return float(self.learning_rate(self.iterations))
+        return float(self.learning_rate)
+
+    def step(self, params, grads):
+        """Update every array of ``params`` in place from the matching array of ``grads``."""
+        learning_rate = self.current_learning_rate()
+        for name, param in params.items():
+            grad = grads[name]
+            if grad.shape != param.shape:
+                raise ValueError(
+                    f"Gradient {name!r} has shape {grad.shape}, its parameter {param.shape}."
+                )
+            if _is_weight(name) and (self.weight_decay or self.l1):
+                grad = self._regularised(param, grad)
+            self.update(name, param, grad, learning_rate)
+        self.iterations += 1
+
+    def _regularised(self, param, grad):
+        grad = grad.copy()
+        if self.weight_decay:
+            grad += self.weight_decay * param
+        if self.l1:
+            grad += self.l1 * np.sign(param)
+        return grad
+
+    def _state_for(self, name, param, *slots):
+        """The state arrays of one parameter, created as zeros on first use."""
+        state = self.state.get(name)
+        if state is None or state[slots[0]].shape != param.shape:
+            state = {slot: np.zeros_like(param) for slot in slots}
+            self.state[name] = state
+        return state
+
+    def update(self, name, param, grad, learning_rate):
+        raise NotImplementedError
+
+    def reset(self):
+        """Forget the state and the step count (e.g. before training a new network)."""
+        self.iterations = 0
+        self.state = {}
+
+    def __repr__(self):
+        return f"{type(self).__name__}(learning_rate={self.learning_rate!r})"
+
+
+class SGD(Optimizer):
+    """Plain gradient descent: param <- param - lr * grad (lesson 04)."""
+
+    def __init__(self, learning_rate=0.01, *, weight_decay=0.0, l1=0.0):
+        super().__init__(learning_rate, weight_decay=weight_decay, l1=l1)
+
+    def update(self, name, param, grad, learning_rate):
+        param -= learning_rate * grad
+
+
+class Momentum(Optimizer):
+    """SGD with momentum: a velocity that averages past gradients (lesson 06).
+
+        v <- momentum * v - lr * grad
+        param <- param + v                                (classical)
+        param <- param + momentum * v - lr * grad         (nesterov=True: look one step ahead)
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=False, *,
+                 weight_decay=0.0, l1=0.0):
+        super().__init__(learning_rate, weight_decay=weight_decay, l1=l1)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must lie in [0, 1), got {momentum}.")
+        self.momentum = momentum
+        self.nesterov = nesterov
+
+    def update(self, name, param, grad, learning_rate):
+        velocity = self._state_for(name, param, "velocity")["velocity"]
+        velocity *= self.momentum
+        velocity -= learning_rate * grad
+        if self.nesterov:
+            param += self.momentum * velocity - learning_rate * grad
+        else:
+            param += velocity
+
+
+class AdaGrad(Optimizer):
+    """Per-parameter learning rates from the sum of all squared gradients (lesson 06).
+
+        cache <- cache + grad^2
+        param <- param - lr * grad / (sqrt(cache) + eps)
+    """
+
+    def __init__(self, learning_rate=0.01, eps=1e-8, *, weight_decay=0.0, l1=0.0):
+        super().__init__(learning_rate, weight_decay=weight_decay, l1=l1)
+        self.eps = eps
+
+    def update(self, name, param, grad, learning_rate):
+        cache = self._state_for(name, param, "cache")["cache"]
+        cache += grad * grad
+        param -= learning_rate * grad / (np.sqrt(cache) + self.eps)
+
+
+class RMSProp(Optimizer):
+    """AdaGrad with a forgetting average of squared gradients (lesson 06).
+
+        cache <- rho * cache + (1 - rho) * grad^2
+        param <- param - lr * grad / (sqrt(cache) + eps)
+    """
+
+    def __init__(self, learning_rate=1e-3, rho=0.9, eps=1e-8, *, weight_decay=0.0, l1=0.0):
+        super().__init__(learning_rate, weight_decay=weight_decay, l1=l1)
+        if not 0.0 <= rho < 1.0:
+            raise ValueError(f"rho must lie in [0, 1), got {rho}.")
+        self.rho = rho
+        self.eps = eps
+
+    def update(self, name, param, grad, learning_rate):
+        cache = self._state_for(name, param, "cache")["cache"]
+        cache *= self.rho
+        cache += (1 - self.rho) * grad * grad
+        param -= learning_rate * grad / (np.sqrt(cache) + self.eps)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015): momentum plus RMSProp, with bias correction (lesson 06).
+
+        m <- beta1 * m + (1 - beta1) * grad              (average gradient)
+        v <- beta2 * v + (1 - beta2) * grad^2            (average squared gradient)
+        m_hat = m / (1 - beta1^t),  v_hat = v / (1 - beta2^t)     (t = 1, 2, ...: the step)
+        param <- param - lr * m_hat / (sqrt(v_hat) + eps)
+
+    m and v start at zero, which biases them towards zero in the first steps; dividing by
+    (1 - beta^t) removes that bias.
+    """
+
+    def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, *,
+                 weight_decay=0.0, l1=0.0):
+        super().__init__(learning_rate, weight_decay=weight_decay, l1=l1)
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{name} must lie in [0, 1), got {beta}.")
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def update(self, name, param, grad, learning_rate):
+        state = self._state_for(name, param, "m", "v", "scratch")
+        m, v, scratch = state["m"], state["v"], state["scratch"]
+        t = self.iterations + 1
+        # The bias corrections are folded into two scalars (section 2 of the paper), which is
+        # the same formula as above but saves two passes over the arrays:
+        #   lr * m_hat / (sqrt(v_hat) + eps) = step_size * m / (sqrt(v) + eps_scaled)
+        correction2 = math.sqrt(1.0 - self.beta2 ** t)
+        step_size = learning_rate * correction2 / (1.0 - self.beta1 ** t)
+        eps_scaled = self.eps * correction2
+        # m += (1 - beta1) * (grad - m), and the same for v: in place, through one scratch array
+        np.subtract(grad, m, out=scratch)
+        scratch *= 1.0 - self.beta1
+        m += scratch
+        np.multiply(grad, grad, out=scratch)
+        scratch -= v
+        scratch *= 1.0 - self.beta2
+        v += scratch
+        np.sqrt(v, out=scratch)
+        scratch += eps_scaled
+        np.divide(m, scratch, out=scratch)
+        scratch *= step_size
+        param -= scratch
