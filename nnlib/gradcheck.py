@@ -1,0 +1,254 @@
+"""Gradient checking: compare backpropagation with finite differences (lesson 04).
+
+A backward pass is easy to get subtly wrong, and a wrong gradient still "trains" -- just badly.
+The check is simple: nudge one number x_i up and down by eps and watch the loss,
+
+    df/dx_i  ~  (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)       (central difference)
+
+whose error shrinks like eps^2. Compare with the analytic gradient using the relative error
+
+    |a - b| / max(1e-8, |a| + |b|),
+
+which does not depend on the scale of the gradient. In float64 with eps = 1e-6 a correct
+gradient gives about 1e-7 or less (CS231n's rule of thumb); 1e-4 and above almost always means a
+bug, unless an input sits exactly at a kink such as ReLU's 0.
+
+Checks run in float64 on a copy, so the network, layer or loss you pass in is never changed.
+"""
+
+import copy
+
+import numpy as np
+
+from nnlib.layers import Dense, Dropout, Layer
+from nnlib.losses import Loss
+from nnlib.network import Sequential
+
+EXPECTED_ERROR = 1e-7
+
+
+def numerical_gradient(f, x, eps=1e-6, indices=None):
+    """Central-difference gradient of the scalar function f at the array x.
+
+    f is called as f(x) and must return a number. x is perturbed IN PLACE, one entry at a time,
+    and every entry is restored afterwards. ``indices`` (a list of index tuples) limits the work
+    to those entries; the others stay 0 in the result.
+
+    Returns an array of the shape of x: grad[i] = (f(x + eps e_i) - f(x - eps e_i)) / (2 eps).
+    """
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for index in np.ndindex(x.shape) if indices is None else indices:
+        original = x[index]
+        x[index] = original + eps
+        f_plus = f(x)
+        x[index] = original - eps
+        f_minus = f(x)
+        x[index] = original
+        grad[index] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def relative_error(a, b):
+    """Largest element-wise relative error max |a - b| / max(1e-8, |a| + |b|)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(_elementwise_relative_error(a, b), initial=0.0))
+
+
+def _elementwise_relative_error(a, b):
+    return np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
+
+
+class GradientReport:
+    """The outcome of ``check_gradients``: one row per checked array.
+
+    errors[name]        largest relative error over the checked entries of that array
+    worst_index[name]   the index where it occurred
+    analytic[name], numerical[name]   the two gradients at that index
+    checked[name], sizes[name]        how many entries were checked, out of how many
+    """
+
+    def __init__(self, eps, tol=EXPECTED_ERROR):
+        self.eps = eps
+        self.tol = tol
+        self.errors, self.worst_index, self.analytic, self.numerical = {}, {}, {}, {}
+        self.checked, self.sizes = {}, {}
+
+    def add(self, name, analytic, numerical, indices=None):
+        """Record the comparison of two gradients of one array (at ``indices``, or everywhere)."""
+        analytic = np.asarray(analytic, dtype=np.float64)
+        numerical = np.asarray(numerical, dtype=np.float64)
+        if analytic.shape != numerical.shape:
+            raise ValueError(
+                f"{name}: the analytic gradient has shape {analytic.shape}, the parameter "
+                f"{numerical.shape}; backward must return one number per parameter."
+            )
+        if indices is None:
+            errors = _elementwise_relative_error(analytic, numerical)
+            worst_index = np.unravel_index(int(np.argmax(errors)), errors.shape)
+        else:
+            errors = np.array([_elementwise_relative_error(analytic[i], numerical[i])
+                               for i in indices])
+            worst_index = indices[int(np.argmax(errors))]
+        self.worst_index[name] = tuple(int(i) for i in worst_index)
+        self.errors[name] = float(np.max(errors))
+        self.analytic[name] = float(analytic[worst_index])
+        self.numerical[name] = float(numerical[worst_index])
+        self.checked[name] = analytic.size if indices is None else len(indices)
+        self.sizes[name] = analytic.size
+
+    @property
+    def max_error(self):
+        return max(self.errors.values(), default=0.0)
+
+    @property
+    def worst(self):
+        """Name of the array with the largest relative error."""
+        return max(self.errors, key=self.errors.get) if self.errors else None
+
+    def passed(self, tol=None):
+        """True if every relative error is below ``tol`` (default 1e-7)."""
+        return self.max_error < (self.tol if tol is None else tol)
+
+    def __str__(self):
+        header = ("name", "checked", "max relative error", "")
+        rows = [(name, f"{self.checked[name]}/{self.sizes[name]}", f"{error:.2e}",
+                 "ok" if error < self.tol else "CHECK")
+                for name, error in self.errors.items()]
+        widths = [max(len(row[column]) for row in [header, *rows]) for column in range(4)]
+        lines = [f"Gradient check: central differences, eps={self.eps:g}, float64"]
+        lines += ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                  for row in [header, *rows]]
+        if self.worst is not None:
+            name = self.worst
+            lines.append(
+                f"worst: {name}{list(self.worst_index[name])}: relative error "
+                f"{self.errors[name]:.2e} (analytic {self.analytic[name]:.6g}, "
+                f"numerical {self.numerical[name]:.6g})"
+            )
+        lines.append(f"expect < {self.tol:g} for a correct gradient; above 1e-4 is almost "
+                     f"always a bug (or an input exactly at a kink such as ReLU's 0).")
+        verdict = "PASSED" if self.passed() else "FAILED"
+        lines.append(f"{verdict}: largest relative error {self.max_error:.2e}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return (f"GradientReport(max_error={self.max_error:.2e}, worst={self.worst!r}, "
+                f"passed={self.passed()})")
+
+
+def check_gradients(obj, X, y=None, *, eps=1e-6, sparse=None, rng=None):
+    """Check the backward pass of a network, a layer or a loss against finite differences.
+
+    obj    a ``Sequential`` (with a loss; X, y a small batch): checks every parameter;
+           a ``Layer`` (X its input): checks its parameters and the input gradient, for
+           the scalar sum(output * G) with a fixed random G;
+           a ``Loss`` (X the network output, y the labels): checks the gradient wrt the output.
+    sparse check at most this many randomly chosen entries of each array (None: all of them).
+    rng    the ``np.random.Generator`` for G and for choosing entries (default: seed 0).
+
+    Works on a float64 copy of ``obj``; returns a ``GradientReport`` (print it, or call
+    ``.passed()``).
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    X = np.array(X, dtype=np.float64)  # a copy: numerical_gradient perturbs it in place
+    report = GradientReport(eps)
+    if isinstance(obj, Sequential):
+        _check_network(obj, X, y, eps, sparse, rng, report)
+    elif isinstance(obj, Layer):
+        _check_layer(obj, X, eps, sparse, rng, report)
+    elif isinstance(obj, Loss):
+        _check_loss(obj, X, y, eps, sparse, rng, report)
+    else:
+        raise TypeError(
+            f"check_gradients expects a Sequential network, a layer or a loss, "
+            f"got {type(obj).__name__}."
+        )
+    return report
+
+
+def _float64_copy(layer):
+    layer = copy.deepcopy(layer)
+    for name in layer.params:
+        layer.params[name] = layer.params[name].astype(np.float64)
+        layer.grads[name] = np.zeros_like(layer.params[name])
+    return layer
+
+
+def _sample_indices(shape, sparse, rng):
+    size = int(np.prod(shape))
+    if sparse is None or size <= sparse:
+        return None
+    flat = rng.choice(size, size=sparse, replace=False)
+    return [tuple(int(i) for i in np.unravel_index(position, shape)) for position in flat]
+
+
+def _with_fixed_dropout(layers):
+    """Make every Dropout layer draw the same mask on every forward pass.
+
+    Returns a function to call before each forward pass; it rewinds the dropout generators.
+    """
+    dropouts = [layer for layer in layers if isinstance(layer, Dropout) and layer.rate > 0]
+    for layer in dropouts:
+        if layer.rng is None:
+            layer.rng = np.random.default_rng(0)
+    states = [copy.deepcopy(layer.rng.bit_generator.state) for layer in dropouts]
+
+    def rewind():
+        for layer, state in zip(dropouts, states):
+            layer.rng.bit_generator.state = copy.deepcopy(state)
+    return rewind
+
+
+def _check_network(network, X, y, eps, sparse, rng, report):
+    if network.loss is None:
+        raise ValueError("check_gradients needs a network with a loss: Sequential(layers, loss=...).")
+    if y is None:
+        raise ValueError("check_gradients on a network needs the labels y of the batch X.")
+    network = Sequential([_float64_copy(layer) for layer in network.layers],
+                         loss=copy.deepcopy(network.loss))
+    rewind = _with_fixed_dropout(network.layers)
+
+    def loss_at(_):
+        rewind()
+        return network.loss.forward(network.forward(X, training=True), y)
+
+    rewind()
+    network.loss_and_gradients(X, y)
+    analytic = {name: grad.copy() for name, grad in network.gradients().items()}
+    for name, param in network.parameters().items():
+        indices = _sample_indices(param.shape, sparse, rng)
+        numerical = numerical_gradient(loss_at, param, eps, indices)
+        report.add(name, analytic[name], numerical, indices)
+
+
+def _check_layer(layer, X, eps, sparse, rng, report):
+    layer = _float64_copy(layer)
+    rewind = _with_fixed_dropout([layer])
+    rewind()
+    upstream = rng.standard_normal(layer.forward(X, training=True).shape)
+
+    def weighted_output(_):
+        rewind()
+        return float(np.sum(layer.forward(X, training=True) * upstream))
+
+    rewind()
+    layer.forward(X, training=True)
+    grad_input = layer.backward(upstream)
+    analytic = {name: grad.copy() for name, grad in layer.grads.items()}
+    for name, param in layer.params.items():
+        indices = _sample_indices(param.shape, sparse, rng)
+        report.add(name, analytic[name], numerical_gradient(weighted_output, param, eps, indices),
+                   indices)
+    indices = _sample_indices(X.shape, sparse, rng)
+    report.add("input", grad_input, numerical_gradient(weighted_output, X, eps, indices), indices)
+
+
+def _check_loss(loss, output, y, eps, sparse, rng, report):
+    if y is None:
+        raise ValueError("check_gradients on a loss needs the labels y.")
+    loss = copy.deepcopy(loss)
+    loss.forward(output, y)
+    analytic = loss.backward()
+    indices = _sample_indices(output.shape, sparse, rng)
+    numerical = numerical_gradient(lambda out: loss.forward(out, y), output, eps, indices)
+    report.add("output", np.asarray(analytic, dtype=np.float64), numerical, indices)
