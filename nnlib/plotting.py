@@ -262,7 +262,8 @@ def plot_probability_bars(probabilities, class_names=None, true_label=None, ax=N
     return fig
 
 
-def plot_digit_with_probabilities(image, probabilities, true_label=None, class_names=None):
+def plot_digit_with_probabilities(image, probabilities, true_label=None, class_names=None,
+                                  axes=None):
     """One digit beside the bar chart of the network's class probabilities for it.
 
     Args:
@@ -270,20 +271,23 @@ def plot_digit_with_probabilities(image, probabilities, true_label=None, class_n
         probabilities: (C,) class probabilities for this image.
         true_label: optional true class id.
         class_names: optional (C,) class names.
+        axes: optional pair (ax_image, ax_bars) to draw into.
 
     Returns:
         The Figure with two Axes: the image, then the bars.
     """
     image = _as_image(image)
-    fig, (ax_image, ax_bars) = plt.subplots(1, 2, figsize=(7.5, 3.2), layout="constrained",
-                                            gridspec_kw={"width_ratios": (1, 2.2)})
+    if axes is None:
+        axes = plt.subplots(1, 2, figsize=(7.5, 3.2), layout="constrained",
+                            gridspec_kw={"width_ratios": (1, 2.2)})[1]
+    ax_image, ax_bars = axes
     ax_image.imshow(image, cmap="gray_r", interpolation="nearest")
     ax_image.set_axis_off()
     if true_label is not None:
         ax_image.set_title(f"true: {_class_name(true_label, class_names)}")
     plot_probability_bars(probabilities, class_names=class_names, true_label=true_label,
                           ax=ax_bars)
-    return fig
+    return ax_image.figure
 
 
 # --- training curves --------------------------------------------------------------------------
@@ -320,18 +324,17 @@ def plot_training_curves(history):
         train = _history_series(history, metric)
         validation = _history_series(history, f"val_{metric}")
         _plot_train_and_validation(ax, metric, train, validation)
-    ax_accuracy.yaxis.set_major_formatter(PercentFormatter(xmax=1))
     return fig
 
 
-def _plot_train_and_validation(ax, metric, train, validation):
-    """Draw one panel of plot_training_curves."""
+def _plot_train_and_validation(ax, metric, train, validation, empty_message=None):
+    """Draw one panel of plot_training_curves (also used by widgets.TrainingMonitor)."""
     _tidy(ax, grid="both")
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     ax.set_title(metric.capitalize())
     if len(train) == 0 and len(validation) == 0:
-        ax.text(0.5, 0.5, f"no {metric} recorded", transform=ax.transAxes, ha="center",
+        ax.text(0.5, 0.5, empty_message or f"no {metric} recorded", transform=ax.transAxes, ha="center",
                 va="center", color="#888888")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -346,6 +349,8 @@ def _plot_train_and_validation(ax, metric, train, validation):
         ax.plot(best + 1, validation[best], "o", markersize=9, markerfacecolor="none",
                 markeredgecolor=INK, label=f"best validation (epoch {best + 1})")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if metric == "accuracy":
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
     ax.legend(frameon=False, fontsize=9)
 
 
