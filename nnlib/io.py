@@ -28,7 +28,8 @@ The JSON architecture, e.g. for 784-128-10 with ReLU:
      "loss": {"class_name": "SoftmaxCrossEntropy", "label_smoothing": 0.0}}
 
 "layers" holds each layer's ``get_config()``, "loss" the loss's ``get_config()`` (null when
-the network has no loss), "dtype" the network's dtype (for people reading the file; every Dense config has its own).
+the network has no loss), "dtype" the network's dtype (for people reading the file; each Dense
+config carries its own).
 Loading rebuilds every layer from its config, checks that the stored arrays are exactly the
 parameters those layers have (names, shapes, dtypes), and copies the stored values in.
 

@@ -208,7 +208,7 @@ def saved(tmp_path):
 
 
 def test_missing_file_is_a_file_not_found_error_naming_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nothere.npz"):
+    with pytest.raises(FileNotFoundError, match=r"nothere\.npz"):
         io.load(tmp_path / "nothere.npz")
 
 
@@ -218,8 +218,8 @@ def test_a_folder_is_not_a_model_file(tmp_path):
 
 
 @pytest.mark.parametrize("content, reason", [
-    (b"weights,0.1,0.2\n", "not an .npz archive"),
-    (b"", "not an .npz archive"),
+    (b"weights,0.1,0.2\n", r"not an \.npz archive"),
+    (b"", r"not an \.npz archive"),
     (b"PK\x03\x04 truncated", "damaged"),
 ])
 def test_a_file_that_is_not_an_npz_is_refused(tmp_path, content, reason):
@@ -234,7 +234,7 @@ def test_a_file_that_is_not_an_npz_is_refused(tmp_path, content, reason):
 def test_a_single_npy_array_is_refused(tmp_path):
     path = tmp_path / "weights.npy"
     np.save(path, np.zeros(3))
-    with pytest.raises(io.ModelFileError, match="single .npy array"):
+    with pytest.raises(io.ModelFileError, match=r"single \.npy array"):
         io.load(path)
 
 
@@ -310,7 +310,7 @@ def test_an_unknown_layer_class_is_named(saved):
     architecture = stored_architecture(saved)
     architecture["layers"][1] = {"class_name": "Conv9D"}
     rewrite(saved, __architecture__=encode_architecture(architecture))
-    with pytest.raises(io.ModelFileError, match="layer 1.*Conv9D"):
+    with pytest.raises(io.ModelFileError, match=r"layer 1.*Conv9D"):
         io.load(saved)
 
 
@@ -326,7 +326,7 @@ def test_an_unknown_loss_class_is_named(saved):
     architecture = stored_architecture(saved)
     architecture["loss"] = {"class_name": "HingeLoss"}
     rewrite(saved, __architecture__=encode_architecture(architecture))
-    with pytest.raises(io.ModelFileError, match="loss.*HingeLoss"):
+    with pytest.raises(io.ModelFileError, match=r"loss.*HingeLoss"):
         io.load(saved)
 
 
