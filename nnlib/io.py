@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlib import __version__
-from nnlib.layers import layer_from_config
+from nnlib.layers import LAYER_CLASSES, layer_from_config
 from nnlib.losses import loss_from_config
 from nnlib.network import Sequential
 
@@ -85,6 +85,7 @@ def save(network, path, *, compressed=False):
             f"save() stores an nnlib Sequential, got {type(network).__name__}. "
             "Build the model as Sequential([...]) and pass that."
         )
+    _check_rebuildable(network)
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(
@@ -99,6 +100,28 @@ def save(network, path, *, compressed=False):
     return path
 
 
+def _check_rebuildable(network):
+    """Refuse layers and losses that ``load`` could not rebuild, before writing anything."""
+    for index, layer in enumerate(network.layers):
+        if LAYER_CLASSES.get(type(layer).__name__) is not type(layer):
+            raise TypeError(
+                f"Cannot save layer {index}, a {type(layer).__name__}: load() rebuilds only the "
+                f"layers of nnlib.layers ({', '.join(LAYER_CLASSES)}), not custom ones."
+            )
+    if network.loss is not None and not _is_nnlib_loss(network.loss):
+        raise TypeError(
+            f"Cannot save the loss {network.loss!r}: load() rebuilds only the losses of "
+            "nnlib.losses, not custom ones."
+        )
+
+
+def _is_nnlib_loss(loss):
+    try:
+        return type(loss_from_config(loss.get_config())) is type(loss)
+    except (ValueError, TypeError):  # an unknown class name, or arguments it does not take
+        return False
+
+
 def _architecture_json(network):
     """The JSON text that describes how to rebuild ``network`` (without its numbers)."""
     architecture = {
@@ -107,7 +130,7 @@ def _architecture_json(network):
         "nnlib_version": __version__,
         "dtype": np.dtype(network.dtype).name,
         "layers": [layer.get_config() for layer in network.layers],
-        "loss": _loss_config(network.loss),
+        "loss": None if network.loss is None else network.loss.get_config(),
     }
     try:
         return json.dumps(architecture)
@@ -116,10 +139,6 @@ def _architecture_json(network):
             f"Cannot save this network: a layer or loss config is not JSON data ({err}). "
             "get_config() must return only str, int, float, bool, None, lists and dicts."
         ) from err
-
-
-def _loss_config(loss):
-    return None if loss is None else loss.get_config()
 
 
 def _write_atomically(path, arrays, compressed):
@@ -152,10 +171,13 @@ def load(path):
     arrays = _read_arrays(path)
     _check_format_version(path, arrays.pop(_VERSION_KEY, None))
     architecture = _parse_architecture(path, arrays.pop(_ARCHITECTURE_KEY, None))
-    network = Sequential(
-        [_build_layer(path, index, config) for index, config in enumerate(architecture["layers"])],
-        loss=_build_loss(path, architecture.get("loss")),
-    )
+    layers = [_build_layer(path, index, config)
+              for index, config in enumerate(architecture["layers"])]
+    loss = _build_loss(path, architecture.get("loss"))
+    try:
+        network = Sequential(layers, loss=loss)
+    except ValueError as err:  # e.g. one layer's output size is not the next one's input size
+        raise ModelFileError(f"'{path}': the stored layers do not fit together: {err}") from err
     _copy_parameters(path, arrays, network.parameters())
     return network
 

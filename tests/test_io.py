@@ -198,6 +198,28 @@ def test_save_refuses_something_that_is_not_a_network(tmp_path):
         io.save([Dense(2, 2)], tmp_path / "model.npz")
 
 
+class ScaledReLU(ReLU):
+    """A custom layer: io cannot rebuild it, since only nnlib's own layers are known by name."""
+
+    def forward(self, x, training=False):
+        return 2 * super().forward(x, training)
+
+
+class HalfMSE(MSE):
+    def forward(self, output, y):
+        return super().forward(output, y) / 2
+
+
+@pytest.mark.parametrize("layers, loss, refused", [
+    ([Dense(5, 3), ScaledReLU()], None, "layer 1, a ScaledReLU"),
+    ([Dense(5, 3)], HalfMSE(), "loss"),
+])
+def test_save_refuses_custom_layers_and_losses_before_writing(tmp_path, layers, loss, refused):
+    with pytest.raises(TypeError, match=refused):
+        io.save(Sequential(layers, loss=loss), tmp_path / "model.npz")
+    assert os.listdir(tmp_path) == []
+
+
 # --- bad files ----------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -319,6 +341,14 @@ def test_a_layer_config_with_missing_arguments_is_refused(saved):
     del architecture["layers"][0]["in_features"]
     rewrite(saved, __architecture__=encode_architecture(architecture))
     with pytest.raises(io.ModelFileError, match="layer 0"):
+        io.load(saved)
+
+
+def test_layers_that_do_not_fit_together_are_refused(saved):
+    architecture = stored_architecture(saved)
+    architecture["layers"][3]["in_features"] = 7
+    rewrite(saved, __architecture__=encode_architecture(architecture))
+    with pytest.raises(io.ModelFileError, match="do not fit together"):
         io.load(saved)
 
 
