@@ -1,0 +1,146 @@
+"""Losses against scikit-learn and closed forms; gradients against finite differences."""
+
+import numpy as np
+import pytest
+from scipy import special
+from sklearn.metrics import log_loss, mean_squared_error
+
+from nnlib import gradcheck
+from nnlib.losses import (
+    MSE, BinaryCrossEntropy, CrossEntropy, SoftmaxCrossEntropy, binary_cross_entropy,
+    cross_entropy, loss_from_config, mse, softmax_cross_entropy,
+)
+
+RNG = np.random.default_rng(7)
+N, C = 6, 4
+LOGITS = RNG.normal(size=(N, C))
+LABELS = np.array([0, 1, 2, 3, 1, 2])
+ONE_HOT = np.eye(C)[LABELS]
+PROBS = special.softmax(LOGITS, axis=1)
+
+
+def test_softmax_cross_entropy_matches_sklearn_log_loss():
+    expected = log_loss(LABELS, PROBS, labels=range(C))
+    assert SoftmaxCrossEntropy().forward(LOGITS, LABELS) == pytest.approx(expected, rel=1e-12)
+    assert SoftmaxCrossEntropy().forward(LOGITS, ONE_HOT) == pytest.approx(expected, rel=1e-12)
+    assert softmax_cross_entropy(LOGITS, LABELS) == pytest.approx(expected, rel=1e-12)
+
+
+def test_softmax_cross_entropy_gradient_is_p_minus_y_over_n():
+    for labels in (LABELS, ONE_HOT):
+        loss = SoftmaxCrossEntropy()
+        loss.forward(LOGITS, labels)
+        np.testing.assert_allclose(loss.backward(), (PROBS - ONE_HOT) / N, rtol=1e-12)
+
+
+def test_label_smoothing_uses_the_smoothed_targets():
+    smoothing = 0.1
+    targets = (1 - smoothing) * ONE_HOT + smoothing / C
+    expected = -np.mean(np.sum(targets * special.log_softmax(LOGITS, axis=1), axis=1))
+    loss = SoftmaxCrossEntropy(label_smoothing=smoothing)
+    assert loss.forward(LOGITS, LABELS) == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(loss.backward(), (PROBS - targets) / N, rtol=1e-12)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        SoftmaxCrossEntropy(label_smoothing=1.5)
+
+
+def test_cross_entropy_on_probabilities_matches_sklearn():
+    expected = log_loss(LABELS, PROBS, labels=range(C))
+    assert CrossEntropy().forward(PROBS, LABELS) == pytest.approx(expected, rel=1e-12)
+    assert cross_entropy(PROBS, ONE_HOT) == pytest.approx(expected, rel=1e-12)
+
+
+def test_binary_cross_entropy_matches_sklearn_for_both_label_shapes():
+    p = RNG.uniform(0.05, 0.95, size=N)
+    y = np.array([0, 1, 1, 0, 1, 0])
+    expected = log_loss(y, p)
+    assert BinaryCrossEntropy().forward(p, y) == pytest.approx(expected, rel=1e-12)
+    assert BinaryCrossEntropy().forward(p[:, None], y[:, None]) == pytest.approx(expected, rel=1e-12)
+    assert binary_cross_entropy(p[:, None], y) == pytest.approx(expected, rel=1e-12)
+    loss = BinaryCrossEntropy()
+    loss.forward(p, y)
+    assert loss.backward().shape == p.shape
+
+
+def test_mse_convention_is_half_the_sum_over_outputs_averaged_over_samples():
+    target = RNG.normal(size=(N, C))
+    # scikit-learn averages over all N * C entries; nnlib sums the C outputs and halves
+    expected = 0.5 * C * mean_squared_error(target, LOGITS)
+    assert MSE().forward(LOGITS, target) == pytest.approx(expected, rel=1e-12)
+    assert mse(LOGITS, target) == pytest.approx(expected, rel=1e-12)
+    loss = MSE()
+    loss.forward(LOGITS, target)
+    np.testing.assert_allclose(loss.backward(), (LOGITS - target) / N, rtol=1e-12)
+    assert mse(LOGITS, LABELS) == pytest.approx(0.5 * C * mean_squared_error(ONE_HOT, LOGITS))
+
+
+@pytest.mark.parametrize("loss, output, labels", [
+    (SoftmaxCrossEntropy(), LOGITS, LABELS),
+    (SoftmaxCrossEntropy(), LOGITS, ONE_HOT),
+    (SoftmaxCrossEntropy(label_smoothing=0.2), LOGITS, LABELS),
+    (CrossEntropy(), PROBS, LABELS),
+    (BinaryCrossEntropy(), RNG.uniform(0.1, 0.9, size=(N, 1)), np.array([0, 1, 1, 0, 1, 0])),
+    (BinaryCrossEntropy(), RNG.uniform(0.1, 0.9, size=N), np.array([1, 1, 0, 0, 1, 0])),
+    (MSE(), LOGITS, RNG.normal(size=(N, C))),
+    (MSE(), LOGITS[:, :1], RNG.normal(size=N)),
+], ids=lambda value: type(value).__name__ if not isinstance(value, np.ndarray) else "")
+def test_gradients_match_finite_differences(loss, output, labels):
+    report = gradcheck.check_gradients(loss, output, labels)
+    assert report.passed(1e-7), str(report)
+
+
+def test_extreme_logits_give_finite_losses_and_gradients():
+    logits = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 0.0], [5.0, 5.0, 5.0]])
+    labels = np.array([0, 0, 2])
+    for dtype in (np.float64, np.float32):
+        loss = SoftmaxCrossEntropy()
+        value = loss.forward(logits.astype(dtype), labels)
+        assert value == pytest.approx((2e4 + np.log(3)) / 3, rel=1e-6)
+        grad = loss.backward()
+        assert grad.dtype == dtype and np.all(np.isfinite(grad))
+    assert SoftmaxCrossEntropy().forward(np.zeros((2, 5)), [1, 4]) == pytest.approx(np.log(5))
+
+
+def test_probabilities_of_exactly_zero_and_one_are_clipped_not_nan():
+    probs = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    loss = CrossEntropy()
+    assert loss.forward(probs, [0, 1]) == 0.0
+    value = loss.forward(probs, [1, 1])  # first sample: probability 0 for the true class
+    assert np.isfinite(value) and value == pytest.approx(-np.log(1e-7) / 2)
+    assert np.all(np.isfinite(loss.backward()))
+    bce = BinaryCrossEntropy()
+    assert np.isfinite(bce.forward(np.array([0.0, 1.0]), [1, 0]))
+    assert np.all(np.isfinite(bce.backward()))
+    assert bce.forward(np.array([0.0, 1.0]), [0, 1]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_predict_proba():
+    np.testing.assert_allclose(SoftmaxCrossEntropy().predict_proba(LOGITS), PROBS, rtol=1e-12)
+    np.testing.assert_array_equal(CrossEntropy().predict_proba(PROBS), PROBS)
+    np.testing.assert_array_equal(BinaryCrossEntropy().predict_proba(PROBS[:, :1]), PROBS[:, :1])
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.array([0, 1, 2, 3, 4, 0]), "class ids must lie in 0..3"),
+    (np.array([0.0, 1, 2, 3, 1, 2]), "integer class ids"),
+    (np.array([0, 1, 2]), "6 rows"),
+    (np.ones((N, C + 1)), r"one-hot targets \(N, 4\)"),
+])
+def test_bad_labels_are_explained(labels, message):
+    with pytest.raises(ValueError, match=message):
+        SoftmaxCrossEntropy().forward(LOGITS, labels)
+    with pytest.raises(ValueError, match=message):
+        CrossEntropy().forward(PROBS, labels)
+
+
+def test_backward_before_forward_is_explained():
+    with pytest.raises(RuntimeError, match="before forward"):
+        SoftmaxCrossEntropy().backward()
+
+
+def test_config_round_trip():
+    loss = SoftmaxCrossEntropy(label_smoothing=0.05)
+    rebuilt = loss_from_config(loss.get_config())
+    assert isinstance(rebuilt, SoftmaxCrossEntropy) and rebuilt.label_smoothing == 0.05
+    with pytest.raises(ValueError, match="known losses"):
+        loss_from_config({"class_name": "Hinge"})
