@@ -125,7 +125,7 @@ class GradientReport:
                 f"{self.errors[name]:.2e} (analytic {self.analytic[name]:.6g}, "
                 f"numerical {self.numerical[name]:.6g})"
             )
-        lines.append(f"expect < {self.tol:g} for a correct gradient; above 1e-4 is almost "
+        lines.append(f"expect < {_short(self.tol)} for a correct gradient; above 1e-4 is almost "
                      f"always a bug (or an input exactly at a kink such as ReLU's 0).")
         verdict = "PASSED" if self.passed() else "FAILED"
         lines.append(f"{verdict}: largest relative error {self.max_error:.2e}")
@@ -136,12 +136,17 @@ class GradientReport:
                 f"passed={self.passed()})")
 
 
+def _short(number):
+    """1e-07 -> '1e-7'."""
+    return f"{number:.0e}".replace("e-0", "e-")
+
+
 def check_gradients(obj, X, y=None, *, eps=1e-6, sparse=None, rng=None):
     """Check the backward pass of a network, a layer or a loss against finite differences.
 
     obj    a ``Sequential`` (with a loss; X, y a small batch): checks every parameter;
            a ``Layer`` (X its input): checks its parameters and the input gradient, for
-           the scalar sum(output * G) with a fixed random G;
+           the scalar sum(output * G) with fixed random weights G;
            a ``Loss`` (X the network output, y the labels): checks the gradient wrt the output.
     sparse check at most this many randomly chosen entries of each array (None: all of them).
     rng    the ``np.random.Generator`` for G and for choosing entries (default: seed 0).
@@ -225,7 +230,10 @@ def _check_layer(layer, X, eps, sparse, rng, report):
     layer = _float64_copy(layer)
     rewind = _with_fixed_dropout([layer])
     rewind()
-    upstream = rng.standard_normal(layer.forward(X, training=True).shape)
+    # Random weights for the outputs, between 0.5 and 1.5 in size with random signs: a weight
+    # near 0 would make some gradients tiny, and tiny gradients drown in rounding errors.
+    output_shape = layer.forward(X, training=True).shape
+    upstream = rng.uniform(0.5, 1.5, output_shape) * rng.choice([-1.0, 1.0], output_shape)
 
     def weighted_output(_):
         rewind()
