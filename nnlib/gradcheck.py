@@ -13,6 +13,12 @@ which does not depend on the scale of the gradient. In float64 with eps = 1e-6 a
 gradient gives about 1e-7 or less (CS231n's rule of thumb); 1e-4 and above almost always means a
 bug, unless an input sits exactly at a kink such as ReLU's 0.
 
+How small can the error get? Rounding makes the loss itself uncertain by about 1e-16 of its
+size, and dividing by 2 eps = 2e-6 turns that into an absolute error of about 1e-10 in each
+numerical gradient. So an entry whose gradient is only 1e-4 can show a relative error of
+1e-7 with a perfectly correct backward pass; look at the size of the worst entry before you
+hunt for a bug there.
+
 Checks run in float64 on a copy, so the network, layer or loss you pass in is never changed.
 """
 

@@ -244,23 +244,28 @@ class SoftmaxCrossEntropy(Loss):
 
     def forward(self, output, y):
         logits = _as_2d_output(output, "SoftmaxCrossEntropy")
-        log_probabilities = log_softmax(logits)
-        probabilities = np.exp(log_probabilities)
-        y = np.asarray(y)
         num_samples, num_classes = logits.shape
+        # log p = shifted - log(sum exp(shifted)), with shifted = z - max z: see log_softmax
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(shifted)
+        sums = probabilities.sum(axis=1, keepdims=True)
+        probabilities /= sums
+        log_sums = np.log(sums)
+        y = np.asarray(y)
         if y.ndim == 1 and num_classes > 1 and self.label_smoothing == 0.0:
             # Fast path for class ids: pick log p of the true class, no one-hot matrix needed.
             if y.shape[0] != num_samples:
                 _targets_like(logits, y, "SoftmaxCrossEntropy")  # raises the shape error
             class_ids = _check_class_ids(y, num_classes, "SoftmaxCrossEntropy")
             self._cache = (probabilities, class_ids)
-            picked = log_probabilities[np.arange(num_samples), class_ids]
-            return float(-np.sum(picked) / num_samples)
+            picked = shifted[np.arange(num_samples), class_ids]
+            return float((np.sum(log_sums) - np.sum(picked)) / num_samples)
         targets = _targets_like(logits, y, "SoftmaxCrossEntropy")
         if self.label_smoothing:
             targets = (1 - self.label_smoothing) * targets + self.label_smoothing / num_classes
         self._cache = (probabilities, targets)
-        return float(-np.sum(targets * log_probabilities) / num_samples)
+        log_probabilities = shifted - log_sums
+        return float(0.0 - np.sum(targets * log_probabilities) / num_samples)
 
     def backward(self):
         self._require_forward(self._cache)
@@ -271,7 +276,7 @@ class SoftmaxCrossEntropy(Loss):
             grad[np.arange(num_samples), targets] -= 1
         else:
             grad = probabilities - targets
-        grad /= num_samples
+        grad *= 1.0 / num_samples
         return grad
 
     def predict_proba(self, output):

@@ -267,22 +267,22 @@ class Sequential:
 
         history = History()
         self.stop_training = False
-        for callback in callbacks:
-            callback.on_train_begin(self, epochs)
         progress = tqdm(total=epochs, unit="epoch", disable=verbose == 0)
-        batch_count = 0
-        # Overflow or 0/0 anywhere in a training step raises FloatingPointError here instead of
-        # printing a RuntimeWarning; we turn it into a clean stop with advice (see _Diverged).
-        with np.errstate(over="raise", invalid="raise", divide="raise"):
+        with _ContiguousParameters(self.layers) as packed:
+            for callback in callbacks:
+                callback.on_train_begin(self, epochs)
+            batch_count = 0
             for epoch in range(epochs):
                 started = time.perf_counter()
+                params, grads = packed.refresh()
                 order = rng.permutation(len(X))
                 total_loss, total_correct = 0.0, 0
                 try:
                     for start in range(0, len(X), batch_size):
                         batch = order[start:start + batch_size]
                         X_batch, y_batch = X[batch], y[batch]
-                        loss, output = self._guarded_step(X_batch, y_batch, optimizer)
+                        loss, output = self._guarded_step(X_batch, y_batch, optimizer, params,
+                                                          grads)
                         total_loss += loss * len(batch)
                         total_correct += self._count_correct_outputs(output, y_batch)
                         for callback in callbacks:
@@ -316,20 +316,26 @@ class Sequential:
             callback.on_train_end(history)
         return history
 
-    def _guarded_step(self, X_batch, y_batch, optimizer):
-        """One training step (forward, loss, backward, update); _Diverged if numbers blow up."""
+    def _guarded_step(self, X_batch, y_batch, optimizer, params, grads):
+        """One training step (forward, loss, backward, update); _Diverged if numbers blow up.
+
+        Overflow or 0/0 anywhere in the step raises FloatingPointError inside np.errstate
+        instead of printing a RuntimeWarning; we turn it into a clean stop with advice.
+        """
         try:
-            loss, output = self._train_step(X_batch, y_batch)
-            if not math.isfinite(loss):
-                raise _Diverged(f"the loss became {loss}.")
-            optimizer.step(self.parameters(), self.gradients())
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
+                loss, output = self._train_step(X_batch, y_batch)
+                if not math.isfinite(loss):
+                    raise _Diverged(f"the loss became {loss}.")
+                optimizer.step(params, grads)
         except FloatingPointError as error:
             raise _Diverged(f"the numbers overflowed ({error}).") from None
         return loss, output
 
     def _guarded_evaluate(self, X, y):
         try:
-            return self.evaluate(X, y)
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
+                return self.evaluate(X, y)
         except FloatingPointError as error:
             raise _Diverged(f"the numbers overflowed on the validation data ({error}).") from None
 
@@ -363,6 +369,64 @@ class Sequential:
     def __repr__(self):
         inner = ",\n".join(f"    {layer!r}" for layer in self.layers)
         return f"Sequential([\n{inner}\n], loss={self.loss!r})"
+
+
+class _ContiguousParameters:
+    """While ``fit`` runs: all parameters of one kind ("W", "b") in one contiguous array.
+
+    The optimiser then updates every weight matrix with one dozen NumPy calls instead of a dozen
+    per layer. That matters: for the small arrays (biases, the last layer) an update costs mostly
+    the calls themselves. The layers work on views into the big arrays during training, and get
+    their own arrays back -- holding the new values -- when training ends, even by an error or
+    an interrupt. ``refresh()`` adopts arrays that a callback swapped in meanwhile.
+
+    Used as ``with _ContiguousParameters(layers) as packed: params, grads = packed.refresh()``;
+    params and grads are dicts {"W": flat array, "b": flat array} for ``optimizer.step``.
+    """
+
+    def __init__(self, layers):
+        self.layers = [layer for layer in layers if layer.params]
+
+    def __enter__(self):
+        self._own_arrays = [(layer, dict(layer.params), dict(layer.grads)) for layer in self.layers]
+        self.params, self.grads, self._views = {}, {}, []
+        groups = {}
+        for layer in self.layers:
+            for name, value in layer.params.items():
+                groups.setdefault((name, value.dtype), []).append(layer)
+        several_dtypes = len({name for name, _ in groups}) < len(groups)
+        for (name, dtype), owners in groups.items():
+            key = f"{dtype.name}.{name}" if several_dtypes else name
+            self.params[key] = np.concatenate([layer.params[name].ravel() for layer in owners])
+            self.grads[key] = np.concatenate([layer.grads[name].ravel() for layer in owners])
+            offset = 0
+            for layer in owners:
+                shape, size = layer.params[name].shape, layer.params[name].size
+                param_view = self.params[key][offset:offset + size].reshape(shape)
+                grad_view = self.grads[key][offset:offset + size].reshape(shape)
+                layer.params[name], layer.grads[name] = param_view, grad_view
+                self._views.append((layer, name, param_view, grad_view))
+                offset += size
+        return self
+
+    def refresh(self):
+        """Re-attach the views if an array was replaced (its values are kept); return the dicts."""
+        for layer, name, param_view, grad_view in self._views:
+            if layer.params[name] is not param_view:
+                param_view[...] = layer.params[name]
+                layer.params[name] = param_view
+            layer.grads[name] = grad_view
+        return self.params, self.grads
+
+    def __exit__(self, *error):
+        for layer, params, grads in self._own_arrays:
+            for name, own_array in params.items():
+                own_array[...] = layer.params[name]
+                layer.params[name] = own_array
+            for name, own_array in grads.items():
+                own_array[...] = layer.grads[name]
+                layer.grads[name] = own_array
+        return False
 
 
 # --- helpers ------------------------------------------------------------------------------------

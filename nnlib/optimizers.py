@@ -244,6 +244,12 @@ class Adam(Optimizer):
 
     m and v start at zero, which biases them towards zero in the first steps; dividing by
     (1 - beta^t) removes that bias.
+
+    The code computes exactly this, arranged to pass over the arrays fewer times: it keeps the
+    weighted *sums* grad_sum = sum_k beta1^k grad_(t-k) and square_sum (the same for grad^2).
+    Then m_hat = grad_sum / weights1, where weights1 = 1 + beta1 + ... + beta1^(t-1)
+    = (1 - beta1^t) / (1 - beta1) is the total weight, and likewise for v_hat; all the
+    constants gather into two numbers, step_size and eps_scaled.
     """
 
     def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, *,
@@ -255,25 +261,22 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def update(self, name, param, grad, learning_rate):
-        state = self._state_for(name, param, "m", "v", "scratch")
-        m, v, scratch = state["m"], state["v"], state["scratch"]
+        state = self._state_for(name, param, "grad_sum", "square_sum", "scratch")
+        grad_sum, square_sum, scratch = state["grad_sum"], state["square_sum"], state["scratch"]
         t = self.iterations + 1
-        # The bias corrections are folded into two scalars (section 2 of the paper), which is
-        # the same formula as above but saves two passes over the arrays:
-        #   lr * m_hat / (sqrt(v_hat) + eps) = step_size * m / (sqrt(v) + eps_scaled)
-        correction2 = math.sqrt(1.0 - self.beta2 ** t)
-        step_size = learning_rate * correction2 / (1.0 - self.beta1 ** t)
-        eps_scaled = self.eps * correction2
-        # m += (1 - beta1) * (grad - m), and the same for v: in place, through one scratch array
-        np.subtract(grad, m, out=scratch)
-        scratch *= 1.0 - self.beta1
-        m += scratch
+        weights1 = (1.0 - self.beta1 ** t) / (1.0 - self.beta1)
+        weights2 = (1.0 - self.beta2 ** t) / (1.0 - self.beta2)
+        # lr * m_hat / (sqrt(v_hat) + eps) = step_size * grad_sum / (sqrt(square_sum) + eps_scaled)
+        step_size = learning_rate * math.sqrt(weights2) / weights1
+        eps_scaled = self.eps * math.sqrt(weights2)
+
+        grad_sum *= self.beta1
+        grad_sum += grad
         np.multiply(grad, grad, out=scratch)
-        scratch -= v
-        scratch *= 1.0 - self.beta2
-        v += scratch
-        np.sqrt(v, out=scratch)
+        square_sum *= self.beta2
+        square_sum += scratch
+        np.sqrt(square_sum, out=scratch)
         scratch += eps_scaled
-        np.divide(m, scratch, out=scratch)
+        np.divide(grad_sum, scratch, out=scratch)
         scratch *= step_size
         param -= scratch
