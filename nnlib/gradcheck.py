@@ -26,7 +26,7 @@ import copy
 
 import numpy as np
 
-from nnlib.layers import Dense, Dropout, Layer
+from nnlib.layers import Dropout, Layer
 from nnlib.losses import Loss
 from nnlib.network import Sequential
 

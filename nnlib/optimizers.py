@@ -23,7 +23,6 @@ import math
 
 import numpy as np
 
-
 # --- learning-rate schedules --------------------------------------------------------------------
 
 class StepDecay:

@@ -7,8 +7,15 @@ from sklearn.metrics import log_loss, mean_squared_error
 
 from nnlib import gradcheck
 from nnlib.losses import (
-    MSE, BinaryCrossEntropy, CrossEntropy, SoftmaxCrossEntropy, binary_cross_entropy,
-    cross_entropy, loss_from_config, mse, softmax_cross_entropy,
+    MSE,
+    BinaryCrossEntropy,
+    CrossEntropy,
+    SoftmaxCrossEntropy,
+    binary_cross_entropy,
+    cross_entropy,
+    loss_from_config,
+    mse,
+    softmax_cross_entropy,
 )
 
 RNG = np.random.default_rng(7)

@@ -7,7 +7,16 @@ import pytest
 from sklearn.metrics import accuracy_score, log_loss
 
 from nnlib import (
-    Callback, Dense, Dropout, History, LeakyReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh,
+    Callback,
+    Dense,
+    Dropout,
+    History,
+    LeakyReLU,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
     gradcheck,
 )
 from nnlib.gradcheck import numerical_gradient, relative_error
@@ -139,7 +148,7 @@ def test_mnist_mlp_reaches_97_percent_in_two_epochs():
     steps = 2 * int(np.ceil(len(X) / 128))
     history = network.fit(X, y, epochs=2, batch_size=128, rng=rng, verbose=0,
                           optimizer=Adam(CosineWithWarmup(3e-3, steps, warmup_steps=100)))
-    loss, accuracy = network.evaluate(X_test, y_test)
+    _, accuracy = network.evaluate(X_test, y_test)
     assert accuracy >= 0.97, f"test accuracy {accuracy:.4f} after {history.epochs} epochs"
     assert network.parameters()["0.W"].dtype == np.float32
 

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from nnlib.optimizers import (
-    SGD, AdaGrad, Adam, CosineWithWarmup, ExponentialDecay, Momentum, RMSProp, StepDecay,
+    SGD,
+    AdaGrad,
+    Adam,
+    CosineWithWarmup,
+    ExponentialDecay,
+    Momentum,
+    RMSProp,
+    StepDecay,
 )
 
 W0 = np.array([[0.5, -1.0], [2.0, 0.25]])
@@ -22,8 +29,8 @@ def run_two_steps(optimizer):
     arrays = dict(params)
     for grads in GRADS:
         optimizer.step(params, grads)
-    for name in params:  # updated in place: still the very same arrays
-        assert params[name] is arrays[name]
+    for name, array in params.items():  # updated in place: still the very same arrays
+        assert array is arrays[name]
     return params
 
 
