@@ -242,10 +242,16 @@ class Sequential:
         the same data give exactly the same weights. ``optimizer`` defaults to ``Adam(1e-3)``;
         ``validation_data=(X_val, y_val)`` adds val_loss and val_accuracy after every epoch.
         ``verbose=1`` shows a progress bar, ``verbose=0`` nothing. ``callbacks``: ``Callback``
-        objects whose hooks are called along the way.
+        objects whose hooks are called along the way. Dropout layers without their own
+        generator draw their masks from ``rng``.
 
         If the loss becomes NaN or infinite (usually: the learning rate is too large), training
-        stops, the reason is printed and stored in ``history.stopped_reason``.
+        stops; the reason is printed (whatever ``verbose`` says) and stored in
+        ``history.stopped_reason``.
+
+        For speed, the optimiser updates all weights as one array: during fit it receives
+        {"W": every weight, "b": every bias} (see ``_ContiguousParameters``), and its state
+        is kept under those two names.
         """
         from nnlib.optimizers import Adam
 
@@ -271,23 +277,12 @@ class Sequential:
         with _ContiguousParameters(self.layers) as packed:
             for callback in callbacks:
                 callback.on_train_begin(self, epochs)
-            batch_count = 0
+            steps_done = 0
             for epoch in range(epochs):
                 started = time.perf_counter()
-                params, grads = packed.refresh()
-                order = rng.permutation(len(X))
-                total_loss, total_correct = 0.0, 0
                 try:
-                    for start in range(0, len(X), batch_size):
-                        batch = order[start:start + batch_size]
-                        X_batch, y_batch = X[batch], y[batch]
-                        loss, output = self._guarded_step(X_batch, y_batch, optimizer, params,
-                                                          grads)
-                        total_loss += loss * len(batch)
-                        total_correct += self._count_correct_outputs(output, y_batch)
-                        for callback in callbacks:
-                            callback.on_batch_end(batch_count, loss)
-                        batch_count += 1
+                    loss, accuracy, steps_done = self._train_one_epoch(
+                        X, y, batch_size, optimizer, rng, packed, callbacks, steps_done)
                     if validation_data is not None:
                         val_loss, val_accuracy = self._guarded_evaluate(X_val, y_val)
                 except _Diverged as diverged:
@@ -298,8 +293,8 @@ class Sequential:
                     )
                     print(history.stopped_reason)
                     break
-                history.loss.append(total_loss / len(X))
-                history.accuracy.append(total_correct / len(X))
+                history.loss.append(loss)
+                history.accuracy.append(accuracy)
                 if validation_data is not None:
                     history.val_loss.append(val_loss)
                     history.val_accuracy.append(val_accuracy)
@@ -315,6 +310,22 @@ class Sequential:
         for callback in callbacks:
             callback.on_train_end(history)
         return history
+
+    def _train_one_epoch(self, X, y, batch_size, optimizer, rng, packed, callbacks, steps_done):
+        """One pass over the data in a fresh random order; returns (mean loss, accuracy, steps)."""
+        params, grads = packed.refresh()
+        order = rng.permutation(len(X))
+        total_loss, total_correct = 0.0, 0
+        for start in range(0, len(X), batch_size):
+            batch = order[start:start + batch_size]
+            X_batch, y_batch = X[batch], y[batch]
+            loss, output = self._guarded_step(X_batch, y_batch, optimizer, params, grads)
+            total_loss += loss * len(batch)
+            total_correct += self._count_correct_outputs(output, y_batch)
+            for callback in callbacks:
+                callback.on_batch_end(steps_done, loss)
+            steps_done += 1
+        return total_loss / len(X), total_correct / len(X), steps_done
 
     def _guarded_step(self, X_batch, y_batch, optimizer, params, grads):
         """One training step (forward, loss, backward, update); _Diverged if numbers blow up.
