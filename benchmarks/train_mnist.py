@@ -107,6 +107,12 @@ def train_for_accuracy(X, y, X_test, y_test, epochs, seed):
     return accuracy, history
 
 
+def _load_average():
+    if not hasattr(os, "getloadavg"):
+        return "unknown"
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="epochs timed per contender")
@@ -121,6 +127,7 @@ def main():
     print(f"NumPy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
 
+    print(f"load average before: {_load_average()}  (other busy processes distort all timings)")
     medians, times = measure_speed(X, y, args.repeats, args.seed)
     print(f"\nseconds per epoch, median of {args.repeats}:")
     for name, label in (("floor", "matrix products only (floor)"),
@@ -138,6 +145,8 @@ def main():
     paired = [n / f for n, f in zip(times["nnlib"], times["floor"])]
     print(f"  nnlib / floor within each round: {', '.join(f'{r:.2f}' for r in paired)}  "
           f"(median {np.median(paired):.2f}x)")
+
+    print(f"load average after the timings: {_load_average()}")
 
     accuracy, history = train_for_accuracy(X, y, X_test, y_test, args.epochs, args.seed)
     print(f"\nnnlib test accuracy after {history.epochs} epochs: {accuracy:.2%}   "

@@ -259,12 +259,15 @@ class Sequential:
         X = self._as_input(X)
         y = np.asarray(y)
         _check_same_length(X, y)
+        _check_finite("X", X)
+        _check_finite("y", y)
         _check_positive_int("epochs", epochs)
         _check_positive_int("batch_size", batch_size)
         if validation_data is not None:
             X_val, y_val = validation_data
             X_val = self._as_input(X_val)
             _check_same_length(X_val, y_val)
+            _check_finite("validation X", X_val)
         optimizer = Adam(1e-3) if optimizer is None else optimizer
         rng = np.random.default_rng() if rng is None else rng
         for layer in self.layers:
@@ -463,6 +466,23 @@ def _check_same_length(X, y):
         raise ValueError(
             f"X has {len(X)} samples but y has {len(y)} labels; they must match one to one."
         )
+
+
+def _check_finite(name, values):
+    """Refuse NaN or infinite inputs up front: training would only report a diverging loss."""
+    if not np.issubdtype(values.dtype, np.floating):
+        return
+    # One pass and no temporary array: the sum is finite exactly when every value is (short of
+    # values near 1e308). inf + -inf would warn "invalid value"; here it only means "not finite".
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(values, dtype=np.float64)
+    if not np.isfinite(total):
+        bad_rows = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
+        if bad_rows.size:
+            raise ValueError(
+                f"{name} contains NaN or infinite values in {bad_rows.size} rows (the first: "
+                f"{bad_rows[:5].tolist()}); remove or replace them before training."
+            )
 
 
 def _check_positive_int(name, value):

@@ -311,3 +311,6 @@ def test_training_errors_are_explained():
         small_network(rng).fit(X, y[:9], verbose=0)
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         small_network(rng).fit(X, y, epochs=0, verbose=0)
+    X[[3, 7], 1] = [np.nan, np.inf]
+    with pytest.raises(ValueError, match=r"NaN or infinite values in 2 rows \(the first: \[3, 7\]\)"):
+        small_network(rng).fit(X, y, verbose=0)
