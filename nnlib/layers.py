@@ -111,6 +111,11 @@ class Dense(Layer):
         The gradients are written into the existing ``self.grads`` arrays (no new allocation).
         """
         x = self._cached(self._input)
+        if grad_output.shape != (x.shape[0], self.out_features):
+            raise ValueError(
+                f"{self!r}.backward expected a gradient of shape ({x.shape[0]}, "
+                f"{self.out_features}) like its last output, got {grad_output.shape}."
+            )
         np.matmul(x.T, grad_output, out=self.grads["W"])
         np.sum(grad_output, axis=0, out=self.grads["b"])
         if not input_grad:

@@ -61,6 +61,14 @@ def test_dense_shape_mismatch_names_the_layer():
         layer.forward(np.zeros(784))
 
 
+def test_dense_backward_checks_the_gradient_shape():
+    layer = Dense(4, 3, rng=np.random.default_rng(0))
+    layer.forward(np.ones((5, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"Dense\(4 -> 3\).backward expected a gradient of "
+                                         r"shape \(5, 3\) like its last output, got \(5, 4\)"):
+        layer.backward(np.ones((5, 4), dtype=np.float32))
+
+
 def test_backward_before_forward_is_explained():
     for layer in (Dense(3, 2), ReLU(), Sigmoid(), Tanh(), Softmax(), LeakyReLU()):
         with pytest.raises(RuntimeError, match="before forward"):
