@@ -52,12 +52,13 @@ def jupyterlab(tmp_path_factory):
     """A JupyterLab server on 127.0.0.1 serving a temporary folder; yields (url, folder)."""
     folder = tmp_path_factory.mktemp("lab")
     port = _free_port()
-    log = open(folder / "server.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", f"--IdentityProvider.token={TOKEN}", "--allow-root",
-         f"--ServerApp.root_dir={folder}", "--LabApp.expose_app_in_browser=True"],
-        stdout=log, stderr=subprocess.STDOUT)
+    log_path = folder / "server.log"
+    with open(log_path, "w") as log:  # the server keeps its own copy of the file handle
+        server = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+             f"--port={port}", f"--IdentityProvider.token={TOKEN}", "--allow-root",
+             f"--ServerApp.root_dir={folder}", "--LabApp.expose_app_in_browser=True"],
+            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -67,8 +68,7 @@ def jupyterlab(tmp_path_factory):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    pytest.fail("JupyterLab did not start:\n" + (folder / "server.log").read_text())
+                    pytest.fail("JupyterLab did not start:\n" + log_path.read_text())
                 time.sleep(0.3)
         yield url, folder
     finally:
@@ -77,7 +77,6 @@ def jupyterlab(tmp_path_factory):
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
