@@ -28,6 +28,10 @@ WRONG = VERMILION          # a wrong prediction
 NEUTRAL = "#c8c8c8"        # bars and shapes that are not the point of the picture
 INK = "#333333"            # text and reference lines
 GRID = "#e6e6e6"
+# For overlaid curves: the palette reordered so that neighbours differ most (orange, vermilion
+# and brown side by side are hard to tell apart), with a line style each as a second cue.
+CURVE_COLORS = [PALETTE[i] for i in (0, 3, 2, 4, 1, 9, 7, 6, 5, 8)]
+CURVE_STYLES = ["-", "--", "-.", ":"]
 
 
 # --- shared helpers --------------------------------------------------------------------------
@@ -376,7 +380,8 @@ def plot_curves(curves, xlabel="epoch", ylabel="loss", ax=None, logy=False):
         if values.ndim != 1:
             raise ValueError(f"curve {name!r} must be a 1-D sequence; got shape {values.shape}.")
         ax.plot(np.arange(1, len(values) + 1), values, label=str(name), linewidth=2,
-                color=PALETTE[index % len(PALETTE)])
+                color=CURVE_COLORS[index % len(CURVE_COLORS)],
+                linestyle=CURVE_STYLES[index // 2 % len(CURVE_STYLES)])
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
@@ -638,17 +643,24 @@ def plot_weight_tiles(W, ncols=16, image_shape=(28, 28), ax_size=0.8):
     n_units = W.shape[1]
     ncols = max(1, min(ncols, n_units))
     nrows = math.ceil(n_units / ncols)
-    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
-                             figsize=(ncols * ax_size + 1.0, nrows * ax_size + 0.5))
-    fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
+    height, width = image_shape
+    gap = 2  # pixels of white between tiles
+    fig, ax = plt.subplots(figsize=(ncols * ax_size + 1.0, nrows * ax_size + 0.5),
+                           layout="constrained")
+    # All tiles go into one Axes, each placed by its extent: far quicker to lay out and draw
+    # than one Axes per hidden unit.
     limit = float(np.abs(W).max()) or 1.0
     image = None
-    for unit, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if unit < n_units:
-            image = ax.imshow(W[:, unit].reshape(image_shape), cmap="RdBu_r", vmin=-limit,
-                              vmax=limit, interpolation="nearest")
-    fig.colorbar(image, ax=axes, label="weight", shrink=0.9, aspect=15)
+    for unit in range(n_units):
+        row, col = divmod(unit, ncols)
+        left, top = col * (width + gap), row * (height + gap)
+        image = ax.imshow(W[:, unit].reshape(image_shape), cmap="RdBu_r", vmin=-limit,
+                          vmax=limit, interpolation="nearest",
+                          extent=(left, left + width, top + height, top))
+    ax.set_xlim(-gap / 2, ncols * (width + gap) - gap / 2)
+    ax.set_ylim(nrows * (height + gap) - gap / 2, -gap / 2)
+    ax.set_axis_off()
+    fig.colorbar(image, ax=ax, label="weight", shrink=0.9, aspect=15)
     fig.suptitle(f"Weights into {n_units} hidden units", fontsize=11)
     return fig
 
