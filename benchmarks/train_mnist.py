@@ -29,6 +29,7 @@ from sklearn.neural_network import MLPClassifier
 from nnlib import Dense, ReLU, Sequential
 from nnlib.data import load_mnist
 from nnlib.losses import SoftmaxCrossEntropy
+from nnlib.network import _ContiguousParameters
 from nnlib.optimizers import SGD, Adam, CosineWithWarmup
 
 HIDDEN = (128, 64)
@@ -95,6 +96,33 @@ def measure_speed(X, y, repeats, seed):
     return {name: float(np.median(values)) for name, values in times.items()}, times
 
 
+def time_step_parts(X, y, seed):
+    """Seconds per epoch spent in each part of nnlib's training step, timed one by one."""
+    rng = np.random.default_rng(seed)
+    network, optimizer = build_network(rng), Adam(1e-3)
+    parts = {"gather the batch": 0.0, "forward, loss, backward": 0.0, "Adam update": 0.0}
+    order = rng.permutation(len(X))
+    with _ContiguousParameters(network.layers) as packed:  # as fit arranges the parameters
+        params, grads = packed.refresh()
+        for start in range(0, len(X), BATCH_SIZE):
+            _time_one_step(network, optimizer, X, y, order[start:start + BATCH_SIZE],
+                           params, grads, parts)
+    return parts
+
+
+def _time_one_step(network, optimizer, X, y, batch, params, grads, parts):
+    started = time.perf_counter()
+    X_batch, y_batch = X[batch], y[batch]
+    gathered = time.perf_counter()
+    network.loss_and_gradients(X_batch, y_batch)
+    backpropagated = time.perf_counter()
+    optimizer.step(params, grads)
+    updated = time.perf_counter()
+    parts["gather the batch"] += gathered - started
+    parts["forward, loss, backward"] += backpropagated - gathered
+    parts["Adam update"] += updated - backpropagated
+
+
 def train_for_accuracy(X, y, X_test, y_test, epochs, seed):
     """The benchmark network, trained for ``epochs`` with Adam and a cosine learning rate."""
     rng = np.random.default_rng(seed)
@@ -147,6 +175,11 @@ def main():
           f"(median {np.median(paired):.2f}x)")
 
     print(f"load average after the timings: {_load_average()}")
+
+    parts = time_step_parts(X, y, args.seed)
+    print("\none nnlib epoch, part by part (the matrix products are in the middle part):")
+    for name, seconds in parts.items():
+        print(f"  {name:30s} {seconds:.3f} s   ({seconds / medians['floor']:.2f}x the floor)")
 
     accuracy, history = train_for_accuracy(X, y, X_test, y_test, args.epochs, args.seed)
     print(f"\nnnlib test accuracy after {history.epochs} epochs: {accuracy:.2%}   "
