@@ -4,7 +4,7 @@ scikit-learn's tools -- ``Pipeline``, ``GridSearchCV``, ``cross_val_score`` -- w
 object that follows its estimator conventions: hyper-parameters stored unchanged by
 ``__init__``, learning in ``fit``, results in attributes ending with "_". This class wraps
 the network built in the lessons in those conventions, so that the course's own
-from-scratch MLP can be tuned and compared with scikit-learn's (lesson 07).
+from-scratch MLP can be tuned and compared with scikit-learn's (lesson 06).
 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
