@@ -119,7 +119,7 @@ def leaky_relu_derivative(z, alpha=0.01):
 # --- softmax ------------------------------------------------------------------------------------
 
 def softmax(z, axis=-1):
-    """Softmax along ``axis``: p_i = exp(z_i) / sum_j exp(z_j) (lesson 02, used in lesson 05).
+    """Softmax along ``axis``: p_i = exp(z_i) / sum_j exp(z_j) (lesson 02, used in lesson 04).
 
     Subtracting the maximum first changes nothing mathematically (the factor exp(-max) cancels)
     but keeps every exponent <= 0, so nothing overflows: softmax([1000, 1000]) == [0.5, 0.5].

@@ -1,4 +1,4 @@
-"""Gradient checking: compare backpropagation with finite differences (lesson 04).
+"""Gradient checking: compare backpropagation with finite differences (lessons 02 and 03).
 
 A backward pass is easy to get subtly wrong, and a wrong gradient still "trains" -- just badly.
 The check is simple: nudge one number x_i up and down by eps and watch the loss,

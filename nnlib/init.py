@@ -1,4 +1,4 @@
-"""Weight initialisers: random starting weights of the right size (lesson 06).
+"""Weight initialisers: random starting weights of the right size (lesson 05).
 
 If the weights start too small, the signal shrinks layer after layer; too large, and it
 explodes (or saturates sigmoid/tanh units). The classic recipes pick the spread so that the

@@ -211,7 +211,7 @@ class Tanh(Layer):
 
 
 class Softmax(Layer):
-    """p = softmax(x) row by row, for use with ``CrossEntropy`` (lesson 05).
+    """p = softmax(x) row by row, for use with ``CrossEntropy`` (lesson 02).
 
     Backward multiplies g by the softmax Jacobian diag(p) - p p^T without building it:
 
@@ -234,7 +234,7 @@ class Softmax(Layer):
 
 
 class Dropout(Layer):
-    """Inverted dropout (lesson 07): in training, zero each value with probability ``rate`` and
+    """Inverted dropout (lesson 05): in training, zero each value with probability ``rate`` and
     scale the survivors by 1 / (1 - rate), so that the expected output equals the input.
     In evaluation (``training=False``) the layer does nothing.
 

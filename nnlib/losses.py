@@ -1,6 +1,6 @@
 """Loss functions: how wrong is the network's output, and in which direction to change it.
 
-Each loss class has the same three methods (lessons 04 and 05):
+Each loss class has the same three methods (lessons 02 and 03):
 
     forward(output, y) -> float        the loss, averaged over the N samples of the batch
     backward()         -> (N, ...)     d loss / d output, for the same batch (includes the 1/N)
@@ -124,7 +124,7 @@ class Loss:
 # --- mean squared error -------------------------------------------------------------------------
 
 class MSE(Loss):
-    """Mean squared error with a factor 1/2 (lesson 04):
+    """Mean squared error with a factor 1/2:
 
         L = 1/(2N) * sum_n sum_c (output_nc - y_nc)^2        dL/d output = (output - y) / N
 
@@ -192,7 +192,7 @@ def binary_cross_entropy(probabilities, y):
 # --- categorical cross-entropy ------------------------------------------------------------------
 
 class CrossEntropy(Loss):
-    """Categorical cross-entropy on probabilities, e.g. the output of a Softmax layer (lesson 05):
+    """Categorical cross-entropy on probabilities, e.g. the output of a Softmax layer (lesson 02):
 
         L = -1/N * sum_n sum_c y_nc log p_nc          dL/dp = -y / p / N
 
@@ -229,7 +229,7 @@ class SoftmaxCrossEntropy(Loss):
 
         p = softmax(z),    L = -1/N * sum_n sum_c y_nc log p_nc,    dL/dz = (p - y) / N
 
-    Lesson 05 shows how the softmax Jacobian and the 1/p of the cross-entropy cancel into that
+    Lesson 02 shows how the softmax Jacobian and the 1/p of the cross-entropy cancel into that
     short gradient. The loss uses log_softmax, so no log(0) can occur even for extreme logits.
 
     label_smoothing = s replaces the one-hot target by (1 - s) * y + s / C, which stops the

@@ -1,8 +1,8 @@
 """Sequential: a network as a list of layers plus a loss, with a mini-batch training loop.
 
 A forward pass runs the layers in order; a backward pass runs them in reverse, each turning the
-gradient of its output into the gradient of its input (lesson 04, backpropagation). ``fit``
-repeats, for every shuffled mini-batch: forward, loss, backward, optimiser step (lesson 06).
+gradient of its output into the gradient of its input (lesson 03, backpropagation). ``fit``
+repeats, for every shuffled mini-batch: forward, loss, backward, optimiser step (lessons 03 and 04).
 
     net = Sequential([Dense(784, 128, rng=rng), ReLU(), Dense(128, 10, rng=rng)],
                      loss=SoftmaxCrossEntropy())

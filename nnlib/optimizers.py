@@ -1,4 +1,4 @@
-"""Optimisers: turn gradients into parameter updates (lesson 06).
+"""Optimisers: turn gradients into parameter updates (lesson 05).
 
 Every optimiser has one method, ``step(params, grads)``: both are dicts name -> array with the
 same keys (as returned by ``Sequential.parameters()`` and ``.gradients()``), and the parameter
@@ -160,7 +160,7 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Plain gradient descent: param <- param - lr * grad (lesson 04)."""
+    """Plain gradient descent: param <- param - lr * grad (lessons 03 and 05)."""
 
     def __init__(self, learning_rate=0.01, *, weight_decay=0.0, l1=0.0):
         super().__init__(learning_rate, weight_decay=weight_decay, l1=l1)
@@ -170,7 +170,7 @@ class SGD(Optimizer):
 
 
 class Momentum(Optimizer):
-    """SGD with momentum: a velocity that averages past gradients (lesson 06).
+    """SGD with momentum: a velocity that averages past gradients (lesson 05).
 
         v <- momentum * v - lr * grad
         param <- param + v                                (classical)
@@ -196,7 +196,7 @@ class Momentum(Optimizer):
 
 
 class AdaGrad(Optimizer):
-    """Per-parameter learning rates from the sum of all squared gradients (lesson 06).
+    """Per-parameter learning rates from the sum of all squared gradients (lesson 05).
 
         cache <- cache + grad^2
         param <- param - lr * grad / (sqrt(cache) + eps)
@@ -213,7 +213,7 @@ class AdaGrad(Optimizer):
 
 
 class RMSProp(Optimizer):
-    """AdaGrad with a forgetting average of squared gradients (lesson 06).
+    """AdaGrad with a forgetting average of squared gradients (lesson 05).
 
         cache <- rho * cache + (1 - rho) * grad^2
         param <- param - lr * grad / (sqrt(cache) + eps)
@@ -234,7 +234,7 @@ class RMSProp(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma and Ba, 2015): momentum plus RMSProp, with bias correction (lesson 06).
+    """Adam (Kingma and Ba, 2015): momentum plus RMSProp, with bias correction (lesson 05).
 
         m <- beta1 * m + (1 - beta1) * grad              (average gradient)
         v <- beta2 * v + (1 - beta2) * grad^2            (average squared gradient)
