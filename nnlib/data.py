@@ -215,6 +215,10 @@ class ChecksumError(ValueError):
     """A file's content does not have the SHA-256 that the data set publishes."""
 
 
+class OtherDatasetError(ChecksumError):
+    """The file is intact but belongs to another data set (or is another file of this one)."""
+
+
 def load_mnist(split="train", *, data_dir=None, normalize=True, flatten=True, dtype=None,
                verify=True, mirrors=None):
     """Load the MNIST handwritten digits (60,000 train and 10,000 test images, 28 x 28).
@@ -333,17 +337,28 @@ def _find_file(folder, name):
 
 
 def _read_split(dataset, split, data_dir, verify, mirrors):
-    """Read (images, path) and (labels, path) from the first place that has both files."""
+    """Read (images, path) and (labels, path) from the first place that has both files.
+
+    A folder given as "the data set folder itself" that turns out to hold the other data set
+    (NNLIB_DATA_DIR pointing at ``mnist/`` while Fashion-MNIST is asked for, say) is passed
+    over with a warning; a wrong file in a folder named for this data set is an error.
+    """
     names = SPLIT_FILES[split]
     *own_folders, (cache_folder, _) = search_folders(dataset, data_dir)
-    found = _first_folder_with(names, own_folders)
-    if data_dir is not None and (found is None or found[1] != "data_dir argument"):
+    for paths, origin in _folders_with(names, own_folders):
+        if data_dir is not None and origin != "data_dir argument":
+            logger.warning("data_dir %s holds no %s %s files; looking further",
+                           data_dir, dataset.name, split)
+        try:
+            return [(_read_dataset_file(path, dataset.sha256[name], verify), path)
+                    for path, name in zip(paths, names)]
+        except OtherDatasetError as wrong_data_set:
+            if paths[0].parent.name == dataset.folder:
+                raise
+            logger.warning("%s; looking further", wrong_data_set)
+    if data_dir is not None:
         logger.warning("data_dir %s holds no %s %s files; looking further",
                        data_dir, dataset.name, split)
-    if found is not None:
-        paths = found[0]
-        return [(_read_dataset_file(path, dataset.sha256[name], verify), path)
-                for path, name in zip(paths, names)]
     try:
         return [_read_cached_or_download(dataset, name, cache_folder, verify, mirrors)
                 for name in names]
@@ -352,13 +367,12 @@ def _read_split(dataset, split, data_dir, verify, mirrors):
         raise DataNotFoundError(message) from None
 
 
-def _first_folder_with(names, places):
-    """(paths, origin) for the first of the (folder, origin) places that has all the files."""
+def _folders_with(names, places):
+    """(paths, origin) for each of the (folder, origin) places that has all the files."""
     for folder, origin in places:
         paths = [_find_file(folder, name) for name in names]
         if all(paths):
-            return paths, origin
-    return None
+            yield paths, origin
 
 
 _verified = set()  # (path, size, mtime_ns, sha256) of files hashed correctly in this session
@@ -373,8 +387,9 @@ def _read_dataset_file(path, expected_sha256, verify):
         if key not in _verified:
             digest = hashlib.sha256(content).hexdigest()
             if digest != expected_sha256:
-                raise ChecksumError(f"{path}: {_mismatch(digest, expected_sha256)}; "
-                                    f"{_what_file_is_this(digest)}")
+                error = OtherDatasetError if _is_known_file(digest) else ChecksumError
+                raise error(f"{path}: {_mismatch(digest, expected_sha256)}; "
+                            f"{_what_file_is_this(digest)}")
             _verified.add(key)
     return parse_idx(content, source=str(path))
 
@@ -382,6 +397,10 @@ def _read_dataset_file(path, expected_sha256, verify):
 def _mismatch(digest, expected_sha256):
     return (f"the SHA-256 of the decompressed content is {digest[:16]}..., "
             f"expected {expected_sha256[:16]}...")
+
+
+def _is_known_file(digest):
+    return any(digest in dataset.sha256.values() for dataset in (MNIST, FASHION_MNIST))
 
 
 def _what_file_is_this(digest):
@@ -403,9 +422,20 @@ def _read_cached_or_download(dataset, name, cache_folder, verify, mirrors):
             return _read_dataset_file(path, dataset.sha256[name], verify), path
         except ValueError as problem:
             logger.warning("%s. Downloading it again.", problem)
-            path.unlink()  # the cache is nnlib's own: a damaged file there is just removed
+            _remove_damaged(path)
     path = _download_file(name, mirrors, cache_folder, dataset.sha256[name])
     return _read_dataset_file(path, dataset.sha256[name], verify), path
+
+
+def _remove_damaged(path):
+    """Delete a damaged file from the cache (nnlib's own folder), or say why it cannot."""
+    try:
+        path.unlink()
+    except OSError as error:
+        raise PermissionError(
+            f"{path} is damaged and nnlib cannot delete it ({error.strerror}); delete it "
+            f"yourself, or set {ENV_VAR} to a folder holding the data set files."
+        ) from None
 
 
 def _not_found_message(dataset, split, data_dir, download_failures):

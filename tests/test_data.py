@@ -101,11 +101,15 @@ def test_read_idx_rejects_a_bad_gzip_stream(tmp_path, damage):
         data.read_idx(path)
 
 
-# --- the real data sets (CI sets NNLIB_DATA_DIR) ------------------------------------------------
+# --- the real data sets ----------------------------------------------------------------------
+# They are found where the loader finds them (NNLIB_DATA_DIR, then the user cache, else a
+# download); CI sets NNLIB_DATA_DIR. Without the files and offline these tests fail, as the
+# lessons would: the README's "Working offline" says where to put them.
 
-needs_data = pytest.mark.skipif(
-    not os.environ.get("NNLIB_DATA_DIR"),
-    reason="NNLIB_DATA_DIR is not set: point it at the folder holding mnist/ and fashion-mnist/")
+DATASETS = {"mnist": data.MNIST, "fashion-mnist": data.FASHION_MNIST}
+# the loader's folders for the real files, read before any test changes NNLIB_DATA_DIR or the cache
+REAL_DATA_FOLDERS = {folder: [place for place, _ in data.search_folders(dataset)]
+                     for folder, dataset in DATASETS.items()}
 
 # published with the data sets: SHA-256 of the decompressed files
 PUBLISHED_SHA256 = {
@@ -126,13 +130,23 @@ MNIST_TRAIN_CLASS_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851
 
 
 def shared_file(folder, name):
-    """A data set file in NNLIB_DATA_DIR, as the course's data folder lays it out."""
-    base = Path(os.environ["NNLIB_DATA_DIR"])
-    for candidate in (base / folder / f"{name}.gz", base / folder / name,
-                      base / f"{name}.gz", base / name):
-        if candidate.is_file():
-            return candidate
-    pytest.fail(f"{name} is not in {base}/{folder}")
+    """The real data set file ``name`` of ``folder``, from the place the loader reads it."""
+    found = _find_real_file(folder, name)
+    if found is None:
+        split = next(split for split, names in data.SPLIT_FILES.items() if name in names)
+        data.load_idx_dataset(DATASETS[folder], split)  # downloads the files if need be
+        found = _find_real_file(folder, name)
+    if found is None:
+        pytest.fail(f"{name} of {folder} is in none of {REAL_DATA_FOLDERS[folder]}")
+    return found
+
+
+def _find_real_file(folder, name):
+    for place in REAL_DATA_FOLDERS[folder]:
+        found = data._find_file(place, name)
+        if found is not None:
+            return found
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +154,6 @@ def mnist_train():
     return data.load_mnist("train")
 
 
-@needs_data
 def test_mnist_train_shapes_values_and_labels(mnist_train):
     X, y = mnist_train
     assert X.shape == (60000, 784) and X.dtype == np.float32
@@ -150,7 +163,6 @@ def test_mnist_train_shapes_values_and_labels(mnist_train):
     assert np.bincount(y).tolist() == MNIST_TRAIN_CLASS_COUNTS
 
 
-@needs_data
 def test_mnist_raw_pixels_match_the_normalized_ones(mnist_train):
     raw, y = data.load_mnist("train", normalize=False, flatten=False)
     assert raw.shape == (60000, 28, 28) and raw.dtype == np.uint8
@@ -160,7 +172,6 @@ def test_mnist_raw_pixels_match_the_normalized_ones(mnist_train):
     np.testing.assert_array_equal(y, mnist_train[1])
 
 
-@needs_data
 def test_mnist_test_split():
     X, y = data.load_mnist("test", dtype=np.float64)
     assert X.shape == (10000, 784) and X.dtype == np.float64
@@ -169,7 +180,6 @@ def test_mnist_test_split():
     assert data.MNIST_CLASSES == tuple("0123456789")
 
 
-@needs_data
 @pytest.mark.parametrize("folder", ["mnist", "fashion-mnist"])
 def test_data_files_have_the_published_sha256(folder):
     for name, expected in PUBLISHED_SHA256[folder].items():
@@ -182,7 +192,6 @@ def test_data_files_have_the_published_sha256(folder):
     assert dataset.sha256 == PUBLISHED_SHA256[folder]
 
 
-@needs_data
 def test_fashion_mnist_shapes_and_class_names():
     X, y = data.load_fashion_mnist("test", flatten=False)
     assert X.shape == (10000, 28, 28) and X.dtype == np.float32
@@ -192,7 +201,6 @@ def test_fashion_mnist_shapes_and_class_names():
         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
-@needs_data
 def test_mnist_file_in_the_fashion_folder_is_named_in_the_error(tmp_path):
     for name in data.SPLIT_FILES["test"]:
         source = shared_file("mnist", name)
@@ -200,6 +208,21 @@ def test_mnist_file_in_the_fashion_folder_is_named_in_the_error(tmp_path):
         shutil.copyfile(source, tmp_path / "fashion-mnist" / source.name)
     with pytest.raises(ValueError, match="it is MNIST's t10k-images-idx3-ubyte"):
         data.load_fashion_mnist("test", data_dir=tmp_path)
+
+
+def test_env_naming_the_mnist_folder_itself_does_not_block_fashion_mnist(places, monkeypatch,
+                                                                          caplog):
+    for name in data.SPLIT_FILES["test"]:
+        places["env"].mkdir(exist_ok=True)
+        shutil.copyfile(shared_file("mnist", name), places["env"] / shared_file("mnist", name).name)
+        (places["cache"] / "fashion-mnist").mkdir(parents=True, exist_ok=True)
+        fashion = shared_file("fashion-mnist", name)
+        shutil.copyfile(fashion, places["cache"] / "fashion-mnist" / fashion.name)
+    monkeypatch.setenv(data.ENV_VAR, str(places["env"]))
+    assert data.load_mnist("test")[1][:3].tolist() == [7, 2, 1]   # the first MNIST test labels
+    _, y = data.load_fashion_mnist("test")                        # from the cache
+    assert np.bincount(y).tolist() == [1000] * 10
+    assert "it is MNIST's t10k-images-idx3-ubyte" in caplog.text and "looking further" in caplog.text
 
 
 # --- where the loader looks ---------------------------------------------------------------------

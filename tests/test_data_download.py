@@ -191,3 +191,19 @@ def test_load_mnist_takes_a_mirror_list(mirror, cache, monkeypatch):
     monkeypatch.setattr(data.MNIST, "mirrors", [url("missing")])
     with pytest.raises(data.DataNotFoundError, match="HTTP 404"):
         data.load_mnist("train")
+
+
+def test_a_damaged_cached_file_that_cannot_be_deleted_is_explained(mirror, cache, monkeypatch):
+    url, requests = mirror
+    images = data.SPLIT_FILES["train"][0]
+    cache.mkdir(parents=True)
+    (cache / images).write_bytes(b"not an IDX file")
+
+    def refuse(path, missing_ok=False):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(data.Path, "unlink", refuse)  # root may delete anything: simulate
+    with pytest.raises(PermissionError, match=r"is damaged and nnlib cannot delete it "
+                                              r"\(Permission denied\); delete it yourself"):
+        data.load_idx_dataset(tiny_dataset([url("good")]), "train")
+    assert requests["good", f"{images}.gz"] == 0  # nothing was downloaded over it
