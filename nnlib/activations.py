@@ -45,20 +45,20 @@ def naive_sigmoid(z):
 def sigmoid(z):
     """Logistic sigmoid sigma(z) = 1 / (1 + exp(-z)), stable for any z (lesson 02).
 
-    The trick: only ever exponentiate a non-positive number. With e = exp(-|z|), which lies in
+    The trick: only ever exponentiate a non-positive number. With u = exp(-|z|), which lies in
     (0, 1] and cannot overflow,
 
-        z >= 0:  sigma(z) = 1 / (1 + e)
-        z <  0:  sigma(z) = e / (1 + e)        (the same value, multiplied by exp(z) / exp(z))
+        z >= 0:  sigma(z) = 1 / (1 + u)
+        z <  0:  sigma(z) = u / (1 + u)        (the same value, multiplied by exp(z) / exp(z))
 
-    Far out, e underflows quietly to 0 and the limits come out exactly: sigma(1e4) == 1.0 and
+    Far out, u underflows quietly to 0 and the limits come out exactly: sigma(1e4) == 1.0 and
     sigma(-1e4) == 0.0.
 
     Shapes: any -> same shape.
     """
     z = _as_float_array(z)
-    e = np.exp(-np.abs(z))
-    return _unwrap(np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)))
+    u = np.exp(-np.abs(z))
+    return _unwrap(np.where(z >= 0, 1.0 / (1.0 + u), u / (1.0 + u)))
 
 
 def sigmoid_derivative(z):

@@ -458,7 +458,7 @@ def _count_correct(probabilities, y):
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot rows
         y = np.argmax(y, axis=1)
-    return int(np.sum(predicted == y.reshape(-1)))
+    return int(np.count_nonzero(predicted == y.reshape(-1)))
 
 
 def _check_same_length(X, y):
