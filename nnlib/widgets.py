@@ -14,17 +14,20 @@ replaces that image in place.
     epoch_player(draw, ...)    lesson 03: step or play through snapshots taken during training
     digit_explorer(...)        lesson 04: the network's probabilities for each test digit
     TrainingMonitor()          lesson 04: progress bar and live loss/accuracy curves during fit
+    optimizer_explorer(...)    lesson 05: the path of an optimizer on a surface of two variables
 """
 
 import html
 import io
 import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from nnlib import activations, plotting
+from nnlib import activations, optimizers, plotting
 from nnlib.network import Callback
 
 SCREEN_DPI = 100   # size on screen: one inch of figure = 100 CSS pixels
@@ -36,7 +39,9 @@ class FigureView:
 
     def __init__(self, figsize):
         self.figure = Figure(figsize=figsize, layout="constrained")
-        self.image = widgets.Image(format="png", width=str(int(figsize[0] * SCREEN_DPI)))
+        # width and height both fixed: the space stays reserved while a new picture loads
+        self.image = widgets.Image(format="png", width=str(round(figsize[0] * SCREEN_DPI)),
+                                   height=str(round(figsize[1] * SCREEN_DPI)))
 
     def show(self):
         """Render the figure to PNG and put it in the image widget."""
@@ -57,15 +62,50 @@ def _fmt_shape(array):
 
 # --- lesson 01: shapes ------------------------------------------------------------------------
 
+def _broadcast_conflict(a_shape, b_shape):
+    """Why two shapes do not broadcast: the first lengths, from the right, that clash."""
+    for a, b in zip(reversed(a_shape), reversed(b_shape)):
+        if a != b and 1 not in (a, b):
+            return f"no broadcast: {a} vs {b}, neither is 1"
+    return None
+
+
+def _inner_length_conflict(a_shape, b_shape):
+    """Why a matrix product does not fit: A's last length is not B's first (or next-to-last)."""
+    inner_a = a_shape[-1]
+    inner_b = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
+    if inner_a != inner_b:
+        return f"inner lengths differ: {inner_a} vs {inner_b}"
+    return None
+
+
+class ShapeOperation(NamedTuple):
+    """One operation of the shape explorer: its code, how to run it, and why it can fail."""
+
+    code: str              # as written in Python, e.g. "A @ B"
+    apply: Callable        # apply(A, B) -> the result (NumPy raises ValueError if shapes clash)
+    why_it_fails: Callable  # why_it_fails(A.shape, B.shape) -> a short reason, or None
+
+
 SHAPE_OPERATIONS = {
-    "A * B   (elementwise)": ("A * B", lambda a, b: a * b),
-    "A + B   (elementwise, broadcasting)": ("A + B", lambda a, b: a + b),
-    "A @ B   (matrix product)": ("A @ B", lambda a, b: a @ b),
-    "np.dot(A, B)": ("np.dot(A, B)", np.dot),
-    "np.outer(A, B)": ("np.outer(A, B)", np.outer),
+    "A * B   (elementwise)": ShapeOperation("A * B", lambda a, b: a * b, _broadcast_conflict),
+    "A + B   (elementwise, broadcasting)": ShapeOperation("A + B", lambda a, b: a + b,
+                                                          _broadcast_conflict),
+    "A @ B   (matrix product)": ShapeOperation("A @ B", lambda a, b: a @ b,
+                                               _inner_length_conflict),
+    "np.dot(A, B)": ShapeOperation("np.dot(A, B)", np.dot, _inner_length_conflict),
+    "np.outer(A, B)": ShapeOperation("np.outer(A, B)", np.outer, lambda a, b: None),
 }
 _ROW_CHOICES = [("none (1-D)", 0)] + [(str(n), n) for n in range(1, 5)]
 _COLUMN_CHOICES = [(str(n), n) for n in range(1, 5)]
+
+
+def try_shape_operation(operation, A, B):
+    """Run one ShapeOperation on A and B; returns (result or None, NumPy's error or None)."""
+    try:
+        return np.asarray(operation.apply(A, B)), None
+    except ValueError as error:  # NumPy signals incompatible shapes with ValueError
+        return None, f"{type(error).__name__}: {error}"
 
 
 class ShapeExplorer(widgets.VBox):
@@ -73,7 +113,9 @@ class ShapeExplorer(widgets.VBox):
 
     Controls: ``a_rows``, ``a_cols``, ``b_rows``, ``b_cols`` (rows "none" makes a 1-D array of
     length cols) and ``operation``. After ``update()``: ``result_shape`` (a tuple, or None when
-    NumPy refused), ``error`` (NumPy's message, or None) and the ``result_label`` shown.
+    NumPy refused), ``error`` (NumPy's message, or None) and the ``result_label`` shown; and, for
+    every operation of SHAPE_OPERATIONS on the same shapes, ``all_results``: code -> (result
+    shape, None) when it works or (None, short reason) when it does not, shown in ``table``.
     """
 
     def __init__(self, a_shape=(2, 3), b_shape=(3, 4), operation="A @ B   (matrix product)"):
@@ -83,13 +125,15 @@ class ShapeExplorer(widgets.VBox):
                                           description="operation",
                                           layout=widgets.Layout(width="340px"))
         self.result_label = widgets.HTML()
+        self.table = widgets.HTML()
         self.result_shape = None
         self.error = None
+        self.all_results = {}
         shapes = widgets.HBox([
             widgets.VBox([widgets.HTML("<b>A</b>"), self.a_rows, self.a_cols]),
             widgets.VBox([widgets.HTML("<b>B</b>"), self.b_rows, self.b_cols]),
         ])
-        super().__init__([shapes, self.operation, self.result_label])
+        super().__init__([shapes, self.operation, self.result_label, self.table])
         _redraw_on_change([self.a_rows, self.a_cols, self.b_rows, self.b_cols, self.operation],
                           self.update)
         self.update()
@@ -111,22 +155,26 @@ class ShapeExplorer(widgets.VBox):
         return np.arange(start, start + int(np.prod(shape))).reshape(shape)
 
     def update(self):
-        """Run the chosen operation on arrays of the chosen shapes and show what happened."""
+        """Run the chosen operation, and all the others, on arrays of the chosen shapes."""
         A = self._make_array(self.a_rows.value, self.a_cols.value, start=1)
         B = self._make_array(self.b_rows.value, self.b_cols.value, start=10)
-        code, operation = SHAPE_OPERATIONS[self.operation.value]
-        try:
-            result = np.asarray(operation(A, B))
-        except ValueError as error:  # NumPy signals incompatible shapes with ValueError
-            self.result_shape, self.error = None, f"{type(error).__name__}: {error}"
-            verdict = (f'<span style="color:{plotting.WRONG}"><b>&#10007; {html.escape(code)} '
+        self._show_chosen_operation(A, B, SHAPE_OPERATIONS[self.operation.value])
+        self._show_all_operations(A, B)
+
+    def _show_chosen_operation(self, A, B, operation):
+        """The verdict on the chosen operation, with A, B and the result printed out."""
+        code = html.escape(operation.code)
+        result, self.error = try_shape_operation(operation, A, B)
+        if result is None:
+            self.result_shape = None
+            verdict = (f'<span style="color:{plotting.WRONG}"><b>&#10007; {code} '
                        f'fails.</b></span> NumPy says:<br><code>{html.escape(self.error)}</code>')
             panels = [("A", A), ("B", B)]
         else:
-            self.result_shape, self.error = result.shape, None
-            verdict = (f'<span style="color:{plotting.BLUE}"><b>&#10003; {html.escape(code)} '
+            self.result_shape = result.shape
+            verdict = (f'<span style="color:{plotting.BLUE}"><b>&#10003; {code} '
                        f'works:</b></span> result shape <code>{_fmt_shape(result)}</code>')
-            panels = [("A", A), ("B", B), (code, result)]
+            panels = [("A", A), ("B", B), (operation.code, result)]
         shapes = f"<code>A.shape = {_fmt_shape(A)}</code>, <code>B.shape = {_fmt_shape(B)}</code>"
         arrays = "".join(
             f'<div style="margin-right:2em"><b>{html.escape(name)}</b>'
@@ -134,6 +182,31 @@ class ShapeExplorer(widgets.VBox):
             for name, value in panels)
         self.result_label.value = (f"{shapes}<br>{verdict}"
                                    f'<div style="display:flex;margin-top:0.5em">{arrays}</div>')
+
+    def _show_all_operations(self, A, B):
+        """A table: every operation on these shapes, with its result shape or why it fails."""
+        self.all_results = {}
+        rows = []
+        chosen = SHAPE_OPERATIONS[self.operation.value].code
+        for operation in SHAPE_OPERATIONS.values():
+            result, error = try_shape_operation(operation, A, B)
+            if result is None:
+                reason = operation.why_it_fails(A.shape, B.shape) or error.splitlines()[0]
+                self.all_results[operation.code] = (None, reason)
+                verdict = (f'<span style="color:{plotting.WRONG}">&#10007;</span> '
+                           f'{html.escape(reason)}')
+            else:
+                self.all_results[operation.code] = (result.shape, None)
+                verdict = (f'<span style="color:{plotting.BLUE}">&#10003;</span> '
+                           f'<code>{_fmt_shape(result)}</code>')
+            weight = "bold" if operation.code == chosen else "normal"
+            rows.append(f'<tr style="font-weight:{weight}">'
+                        f'<td style="padding-right:1.5em"><code>{html.escape(operation.code)}'
+                        f'</code></td><td>{verdict}</td></tr>')
+        self.table.value = (f"<b>All operations on these shapes</b>"
+                            f"<table><tr><th style='text-align:left'>operation</th>"
+                            f"<th style='text-align:left'>result shape, or why not</th></tr>"
+                            f"{''.join(rows)}</table>")
 
 
 def shape_explorer():
@@ -395,19 +468,49 @@ def _format_metric(name, value):
     return f"{name} {value:.1%}" if name.endswith("accuracy") else f"{name} {value:.4f}"
 
 
+class WidgetWithText:
+    """A widget and a plain-text account of it, displayed together as one notebook output.
+
+    An output stores one representation per mimetype, and every frontend shows the richest one it
+    can render: JupyterLab and Notebook draw the live widget (the mimetype
+    ``application/vnd.jupyter.widget-view+json``, which names the widget's model), while
+    nbconvert, GitHub, a terminal or an editor without widget support show the ``text/plain``.
+    """
+
+    def __init__(self, widget, text=""):
+        self.widget = widget
+        self.text = text
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """{mimetype: data} for IPython's display(): the widget's own bundle, our text/plain."""
+        bundle = {}
+        widget_bundle = getattr(self.widget, "_repr_mimebundle_", None)  # None once closed
+        if callable(widget_bundle):
+            bundle.update(widget_bundle(include=include, exclude=exclude) or {})
+        bundle["text/plain"] = self.text  # instead of the widget's "VBox(children=...)"
+        return bundle
+
+    def __repr__(self):
+        return self.text
+
+
 class TrainingMonitor(Callback):
     """Watch ``Sequential.fit`` as it trains: ``fit(..., verbose=0, callbacks=[monitor])``.
 
     In Jupyter it shows a progress bar ("epoch k/n, loss ...") and the curves of the chosen
-    metrics, training and validation, redrawn in place after every epoch. Elsewhere (a script,
-    a terminal) it prints one line per epoch instead. (``verbose=0`` turns off fit's own
-    progress bar, which would repeat the same news.)
+    metrics, training and validation, redrawn in place after every epoch. The same output also
+    carries one text line per finished epoch, which is what a viewer without widgets (nbconvert,
+    GitHub, an editor) shows instead. Elsewhere (a script, a terminal) the monitor prints those
+    lines. (``verbose=0`` turns off fit's own progress bar, which would repeat the same news.)
 
     Args:
         metrics: the curves to draw, any of "loss" and "accuracy" (one panel each).
         figsize: size of the curves' figure in inches.
         mode: "auto" (widgets in a Jupyter kernel, text elsewhere), "widget" or "text".
         print_fn: where text mode writes its lines (default: print).
+
+    After training, ``lines`` holds the epoch lines; in widget mode ``widget`` is the box shown
+    and ``display_handle`` the handle of the output that holds it (None outside IPython).
     """
 
     MODES = ("auto", "widget", "text")
@@ -424,10 +527,13 @@ class TrainingMonitor(Callback):
         self.mode = mode
         self.print_fn = print_fn
         self.total_epochs = 0
+        self.lines = []
         self.widget = None
         self.progress = None
         self.status = None
         self.view = None
+        self.display_handle = None
+        self._output = None
         self._last_batch_report = 0.0
 
     @property
@@ -437,6 +543,7 @@ class TrainingMonitor(Callback):
 
     def on_train_begin(self, network, epochs):
         self.total_epochs = int(epochs)
+        self.lines = []
         if not self.uses_widgets:
             return
         from IPython.display import display
@@ -448,7 +555,8 @@ class TrainingMonitor(Callback):
         self.widget = widgets.VBox([widgets.HBox([self.progress, self.status]),
                                     self.view.image])
         self._draw_curves(history=None)
-        display(self.widget)
+        self._output = WidgetWithText(self.widget, self._text())
+        self.display_handle = display(self._output, display_id=True)
 
     def on_batch_end(self, batch_index, loss):
         # a widget message per batch would flood the browser: at most two updates a second
@@ -461,12 +569,14 @@ class TrainingMonitor(Callback):
 
     def on_epoch_end(self, epoch, history):
         line = self._epoch_summary(epoch, history)
+        self.lines.append(line)
         if not self.uses_widgets:
             self.print_fn(line)
             return
         self.progress.value = epoch + 1
         self.status.value = html.escape(line)
         self._draw_curves(history)
+        self._update_text()
 
     def on_train_end(self, history):
         reason = getattr(history, "stopped_reason", None)
@@ -476,6 +586,21 @@ class TrainingMonitor(Callback):
             self.progress.bar_style = "warning" if reason else "success"
         if reason and self.status is not None:
             self.status.value += f" &mdash; {html.escape(reason)}"
+        self._update_text(reason)
+
+    def _text(self, reason=None):
+        """The text a viewer without widgets shows: one line per finished epoch, then why
+        training stopped early (if it did)."""
+        lines = self.lines or [f"waiting for the first of {self.total_epochs} epochs"]
+        return "\n".join(lines + ([reason] if reason else []))
+
+    def _update_text(self, reason=None):
+        """Re-publish the output with the current text (the widget itself is updated live)."""
+        if self._output is None:
+            return
+        self._output.text = self._text(reason)
+        if self.display_handle is not None:  # None where display() only prints (no IPython)
+            self.display_handle.update(self._output)
 
     def _epoch_summary(self, epoch, history):
         """One line: "epoch 3/10: loss 0.2345, accuracy 93.1%, val_loss ..., (1.2 s)"."""
@@ -502,3 +627,158 @@ class TrainingMonitor(Callback):
             if self.total_epochs:
                 ax.set_xlim(0.5, self.total_epochs + 0.5)
         self.view.show()
+
+
+# --- lesson 05: optimizers on a surface -------------------------------------------------------
+
+class Surface(NamedTuple):
+    """A function of two numbers for an optimizer to minimise, and the window to draw it in.
+
+    function(x, y) gives the value and must work on arrays (it draws the contour lines);
+    gradient(point) takes a point (2,) and returns the gradient there, (2,). Every path begins at
+    ``start``; ``minimum`` is drawn as a star. ``log_levels`` spaces the contour lines
+    logarithmically, for functions whose values span many powers of ten (like Rosenbrock's).
+    """
+
+    function: Callable
+    gradient: Callable
+    start: tuple
+    xlim: tuple
+    ylim: tuple
+    minimum: tuple
+    log_levels: bool = False
+
+
+OPTIMIZER_CHOICES = ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam")
+_USES_MOMENTUM = ("Momentum", "Nesterov")
+
+
+def _new_optimizer(name, learning_rate, momentum):
+    """A fresh optimizer (one with memory must not be reused): name from OPTIMIZER_CHOICES."""
+    if name in _USES_MOMENTUM:
+        return optimizers.Momentum(learning_rate, momentum, nesterov=name == "Nesterov")
+    return {"SGD": optimizers.SGD, "AdaGrad": optimizers.AdaGrad, "RMSProp": optimizers.RMSProp,
+            "Adam": optimizers.Adam}[name](learning_rate)
+
+
+def optimizer_path(optimizer, gradient, start, steps, escape=1e6):
+    """Follow an nnlib optimizer from start for `steps` updates; returns the path (steps + 1, 2).
+
+    A diverging path stops early, as soon as a coordinate is beyond +-escape (or not a number).
+    """
+    params = {"point": np.array(start, dtype=float)}
+    path = [params["point"].copy()]
+    for _ in range(steps):
+        optimizer.step(params, {"point": np.asarray(gradient(params["point"]), dtype=float)})
+        path.append(params["point"].copy())
+        if not np.all(np.abs(params["point"]) <= escape):
+            break
+    return np.array(path)
+
+
+class OptimizerExplorer(widgets.VBox):
+    """Choose a surface, an optimizer, its learning rate and momentum; see the path it takes.
+
+    Controls: ``surface`` and ``optimizer`` (dropdowns), ``learning_rate`` (log scale, 1e-4..10),
+    ``momentum`` (enabled for Momentum and Nesterov only) and ``steps``. After ``update()``:
+    ``path`` (steps + 1, 2), shorter if the optimizer ``diverged``; ``distance`` from its last
+    point to the minimum; ``result_label``; ``view.figure`` holds the drawn path.
+    """
+
+    def __init__(self, surfaces, surface=None, optimizer="Momentum", learning_rate=0.03,
+                 momentum=0.8, steps=60):
+        self.surfaces = dict(surfaces)
+        self._check_surfaces()
+        if optimizer not in OPTIMIZER_CHOICES:
+            raise ValueError(f"optimizer must be one of {OPTIMIZER_CHOICES}; got {optimizer!r}.")
+        slider = {"continuous_update": False, "layout": widgets.Layout(width="360px")}
+        self.surface = widgets.Dropdown(options=list(self.surfaces), description="function",
+                                        value=next(iter(self.surfaces)) if surface is None
+                                        else surface)
+        self.optimizer = widgets.Dropdown(options=OPTIMIZER_CHOICES, value=optimizer,
+                                          description="optimizer")
+        self.learning_rate = widgets.FloatLogSlider(value=learning_rate, base=10, min=-4, max=1,
+                                                    step=0.05, description="η",
+                                                    readout_format=".3g", **slider)
+        self.momentum = widgets.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01,
+                                            description="momentum", **slider)
+        self.steps = widgets.IntSlider(value=steps, min=10, max=2000, step=10,
+                                       description="steps", **slider)
+        self.result_label = widgets.HTML()
+        self.view = FigureView(figsize=(5.5, 4.2))
+        self.path, self.diverged, self.distance = None, False, None
+        self._grids = {}  # surface name -> (xs, ys, values) on a grid, computed once
+        controls = [self.surface, self.optimizer, self.learning_rate, self.momentum, self.steps]
+        super().__init__([widgets.HBox([widgets.VBox(controls[:2]), widgets.VBox(controls[2:])]),
+                          self.result_label, self.view.image])
+        _redraw_on_change(controls, self.update)
+        self.update()
+
+    def _check_surfaces(self):
+        if not self.surfaces:
+            raise ValueError("surfaces is empty; pass a dict name -> Surface(...).")
+        for name, surface in self.surfaces.items():
+            if not isinstance(surface, Surface):
+                raise TypeError(f"surfaces[{name!r}] is {surface!r}, not a Surface; build it as "
+                                f"Surface(function, gradient, start=, xlim=, ylim=, minimum=).")
+
+    def _grid(self, name):
+        """The surface's values on a 300 x 300 grid over its window: (xs, ys, values)."""
+        if name not in self._grids:
+            surface = self.surfaces[name]
+            xs, ys = np.meshgrid(np.linspace(*surface.xlim, 300), np.linspace(*surface.ylim, 300))
+            self._grids[name] = xs, ys, surface.function(xs, ys)
+        return self._grids[name]
+
+    def update(self):
+        """Run a fresh optimizer from the start point and draw its path."""
+        surface = self.surfaces[self.surface.value]
+        name, learning_rate = self.optimizer.value, self.learning_rate.value
+        self.momentum.disabled = name not in _USES_MOMENTUM
+        optimizer = _new_optimizer(name, learning_rate, self.momentum.value)
+        self.path = optimizer_path(optimizer, surface.gradient, surface.start, self.steps.value)
+        steps_taken = len(self.path) - 1
+        self.diverged = steps_taken < self.steps.value
+        self.distance = float(np.linalg.norm(self.path[-1] - np.asarray(surface.minimum)))
+        if self.diverged:
+            outcome = (f'<span style="color:{plotting.WRONG}"><b>diverged</b></span>: a '
+                       f"coordinate passed a million after {steps_taken} steps; try a smaller η")
+        else:
+            x, y = self.path[-1]
+            outcome = (f"after {steps_taken} steps it is at ({x:.3g}, {y:.3g}), "
+                       f"{self.distance:.2g} from the minimum")
+            if not (surface.xlim[0] <= x <= surface.xlim[1]
+                    and surface.ylim[0] <= y <= surface.ylim[1]):
+                outcome += ", outside the picture"
+        label = f"{name}, η = {learning_rate:.3g}"
+        if name in _USES_MOMENTUM:
+            label += f", momentum {self.momentum.value:.2f}"
+        self.result_label.value = f"<b>{html.escape(label)}</b>: {outcome}."
+        self._draw(surface, label)
+
+    def _draw(self, surface, label):
+        ax = self.view.figure.gca()
+        ax.clear()
+        xs, ys, values = self._grid(self.surface.value)
+        levels = (np.geomspace(max(values.min(), 1e-3), values.max(), 15) if surface.log_levels
+                  else 12)
+        ax.contour(xs, ys, values, levels=levels, colors=plotting.NEUTRAL, linewidths=0.7)
+        ax.plot(self.path[:, 0], self.path[:, 1], "-o", color=plotting.BLUE, linewidth=1,
+                markersize=2.5 if len(self.path) <= 200 else 1, label=label)
+        ax.plot(*surface.start, "s", color=plotting.BLUE, markersize=6, label="start")
+        ax.plot(*surface.minimum, "*", color=plotting.INK, markersize=12, label="minimum")
+        ax.set_xlim(surface.xlim)
+        ax.set_ylim(surface.ylim)
+        ax.set_title(label, fontsize=10)
+        self.view.show()
+
+
+def optimizer_explorer(surfaces, surface=None, optimizer="Momentum", learning_rate=0.03,
+                       momentum=0.8, steps=60):
+    """Lesson 05: follow SGD, Momentum, Nesterov, AdaGrad, RMSProp or Adam on a 2-D surface.
+
+    surfaces: dict name -> Surface(function, gradient, start=, xlim=, ylim=, minimum=), e.g.
+    the lesson's valley and Rosenbrock's banana; the other arguments set the controls.
+    """
+    return OptimizerExplorer(surfaces, surface=surface, optimizer=optimizer,
+                             learning_rate=learning_rate, momentum=momentum, steps=steps)

@@ -156,3 +156,35 @@ def test_shape_explorer_reports_numpys_verdict(browser, jupyterlab, tmp_path):
     page.screenshot(path=tmp_path / "shape_explorer.png")
     assert_no_error_output(page)
     page.close()
+
+
+MONITOR_CELL = """\
+import numpy as np
+from nnlib import Dense, ReLU, Sequential
+from nnlib.losses import SoftmaxCrossEntropy
+from nnlib.widgets import TrainingMonitor
+rng = np.random.default_rng(0)
+X = rng.normal(size=(256, 2))
+y = (X[:, 0] > 0).astype(int)
+network = Sequential([Dense(2, 8, rng=rng), ReLU(), Dense(8, 2, rng=rng)],
+                     loss=SoftmaxCrossEntropy())
+history = network.fit(X, y, epochs=4, batch_size=32, rng=rng, verbose=0,
+                      callbacks=[TrainingMonitor()])
+"""
+
+
+def test_training_monitor_shows_its_widget_not_its_text_fallback(browser, jupyterlab, tmp_path):
+    page = open_and_run(browser, jupyterlab, [MONITOR_CELL], "monitor.ipynb")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-html')]"
+        ".some(e => e.innerText.includes('epoch 4/4: loss'))", timeout=90_000)
+    page.locator(".widget-hprogress .progress-bar-success").wait_for(timeout=30_000)
+    # the output is re-published after every epoch, with its text for viewers without widgets;
+    # JupyterLab must still show exactly one live box, and never that text
+    assert page.locator(".jp-OutputArea-output .widget-hprogress").count() == 1
+    assert page.locator(".jp-OutputArea-output img.widget-image").count() == 1
+    assert page.locator('[data-mime-type="text/plain"]').count() == 0
+    assert "Loading widget" not in page.locator(".jp-Notebook").inner_text()
+    page.screenshot(path=tmp_path / "training_monitor.png")
+    assert_no_error_output(page)
+    page.close()

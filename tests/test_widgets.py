@@ -1,6 +1,7 @@
 """The explorers react to their controls, and the training monitor reports every epoch."""
 
 import html
+import sys
 
 import ipywidgets
 import numpy as np
@@ -62,6 +63,54 @@ def test_shape_explorer_shows_numpys_own_error_message():
     assert explorer.error == f"ValueError: {numpy_says.value}"
     assert html.escape(str(numpy_says.value)) in explorer.result_label.value
     assert "fails" in explorer.result_label.value
+
+
+# the table of every operation: each verdict must be NumPy's own
+NUMPY_OPERATIONS = {"A * B": lambda a, b: a * b, "A + B": lambda a, b: a + b,
+                    "A @ B": lambda a, b: a @ b, "np.dot(A, B)": np.dot,
+                    "np.outer(A, B)": np.outer}
+
+
+def numpy_result_shape(operation, a_shape, b_shape):
+    """The shape NumPy gives, or None if NumPy refuses these shapes."""
+    try:
+        return np.shape(operation(np.ones(a_shape), np.ones(b_shape)))
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((2, 3), (3, 4)), ((2, 3), (2,)), ((3,), (3,)), ((4, 1), (1, 3)), ((2, 3), (2, 3)),
+    ((1, 4), (4, 2)),
+])
+def test_shape_explorer_table_judges_every_operation_like_numpy(a_shape, b_shape):
+    explorer = widgets.shape_explorer()
+    set_shapes(explorer, a_shape, b_shape, "A @ B")
+    assert list(explorer.all_results) == list(NUMPY_OPERATIONS)  # all of them, in menu order
+    for code, operation in NUMPY_OPERATIONS.items():
+        shape, reason = explorer.all_results[code]
+        assert shape == numpy_result_shape(operation, a_shape, b_shape), code
+        assert (reason is None) == (shape is not None), code
+        row = explorer.table.value.split(f"<code>{html.escape(code)}</code>")[1].split("</tr>")[0]
+        assert (f"<code>{shape}</code>" if shape is not None else html.escape(reason)) in row
+
+
+def test_shape_explorer_table_gives_short_reasons_and_follows_the_controls():
+    explorer = widgets.shape_explorer()
+    set_shapes(explorer, (2, 3), (2,), "A + B")
+    assert explorer.all_results == {
+        "A * B": (None, "no broadcast: 3 vs 2, neither is 1"),
+        "A + B": (None, "no broadcast: 3 vs 2, neither is 1"),
+        "A @ B": (None, "inner lengths differ: 3 vs 2"),
+        "np.dot(A, B)": (None, "inner lengths differ: 3 vs 2"),
+        "np.outer(A, B)": ((6, 2), None),
+    }
+    assert "inner lengths differ: 3 vs 2" in explorer.table.value
+    assert '<tr style="font-weight:bold"><td style="padding-right:1.5em"><code>A + B' \
+        in explorer.table.value  # the chosen operation stands out
+    explorer.a_cols.value = 2  # now (2, 2) and (2,): everything fits
+    assert all(reason is None for _, reason in explorer.all_results.values())
+    assert explorer.all_results["A @ B"] == ((2,), None)
 
 
 # --- softmax_explorer -------------------------------------------------------------------------
@@ -233,14 +282,92 @@ def run_monitor(monitor):
     return history
 
 
-def test_training_monitor_prints_one_line_per_epoch_without_a_kernel(capsys):
-    monitor = widgets.TrainingMonitor()  # mode "auto": pytest runs outside any Jupyter kernel
+EPOCH_LINES = [
+    "epoch 1/3: loss 0.9000, accuracy 70.0%, val_loss 1.0000, val_accuracy 68.0% (0.5 s)",
+    "epoch 2/3: loss 0.5000, accuracy 85.0%, val_loss 0.6000, val_accuracy 83.0% (0.5 s)",
+    "epoch 3/3: loss 0.3000, accuracy 91.0%, val_loss 0.4500, val_accuracy 88.0% (0.5 s)",
+]
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.fixture
+def published(tmp_path, monkeypatch):
+    """A real IPython shell, without kernel or frontend; yields the list display() publishes to.
+
+    Each item is a dict with "data" (mimetype -> content), "transient" (holding the display_id)
+    and "update" (True for an update of an earlier output), as a kernel would send them.
+    """
+    from IPython.core.displaypub import CapturingDisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path))  # the shell's profile, kept out of $HOME
+    for hook in ("displayhook", "excepthook"):  # restored afterwards: the shell replaces them
+        monkeypatch.setattr(sys, hook, getattr(sys, hook))
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    shell.display_pub = CapturingDisplayPublisher()
+    yield shell.display_pub.outputs
+    InteractiveShell.clear_instance()
+
+
+def test_training_monitor_prints_one_line_per_epoch_without_a_kernel(capsys, published):
+    monitor = widgets.TrainingMonitor()  # mode "auto": an IPython shell, but no Jupyter kernel
     assert not monitor.uses_widgets
     run_monitor(monitor)
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == len(EPOCHS)
-    assert lines[1] == ("epoch 2/3: loss 0.5000, accuracy 85.0%, val_loss 0.6000, "
-                        "val_accuracy 83.0% (0.5 s)")
+    assert capsys.readouterr().out.splitlines() == EPOCH_LINES
+    assert monitor.lines == EPOCH_LINES
+    assert published == []  # nothing displayed, no widget created
+    assert monitor.widget is None
+
+
+def test_training_monitor_output_carries_the_widget_and_the_epoch_lines_as_text(published):
+    monitor = widgets.TrainingMonitor(mode="widget")
+    run_monitor(monitor)
+    first, *updates = published
+    assert first["update"] is False
+    display_id = first["transient"]["display_id"]
+    assert len(updates) == len(EPOCHS) + 1  # after every epoch, and once more at the end
+    for output in published:  # one output, always showing the monitor's box...
+        assert output["transient"]["display_id"] == display_id
+        assert output["data"][WIDGET_VIEW]["model_id"] == monitor.widget.model_id
+    assert all(update["update"] for update in updates)
+    # ... and, for viewers without widgets, the lines a script would print: one more per epoch
+    assert "epoch" in first["data"]["text/plain"] and "VBox" not in first["data"]["text/plain"]
+    for epoch, update in enumerate(updates[:len(EPOCHS)]):
+        assert update["data"]["text/plain"].splitlines() == EPOCH_LINES[:epoch + 1]
+    assert updates[-1]["data"]["text/plain"].splitlines() == EPOCH_LINES
+    assert monitor.display_handle.display_id == display_id
+
+
+def test_training_monitor_uses_widgets_in_a_kernel_and_reports_an_early_stop(published,
+                                                                            monkeypatch):
+    monkeypatch.setattr(widgets, "_in_jupyter_kernel", lambda: True)
+    monitor = widgets.TrainingMonitor()  # mode "auto"
+    assert monitor.uses_widgets
+    history = FakeHistory()
+    monitor.on_train_begin(network=None, epochs=3)
+    history.add_epoch(*EPOCHS[0])
+    monitor.on_epoch_end(0, history)
+    history.stopped_reason = "Stopped by a callback after epoch 1."
+    monitor.on_train_end(history)
+    assert published[-1]["data"]["text/plain"].splitlines() == [
+        EPOCH_LINES[0], "Stopped by a callback after epoch 1."]
+    assert WIDGET_VIEW in published[-1]["data"]
+    assert monitor.progress.bar_style == "warning"
+    assert "Stopped by a callback" in monitor.status.value
+
+
+def test_widget_with_text_falls_back_to_the_text_alone_once_the_widget_is_closed():
+    box = ipywidgets.VBox()
+    output = widgets.WidgetWithText(box, "epoch 1/1: loss 0.1000")
+    bundle = output._repr_mimebundle_()
+    assert bundle == {"text/plain": "epoch 1/1: loss 0.1000",
+                      WIDGET_VIEW: {"version_major": 2, "version_minor": 0,
+                                    "model_id": box.model_id}}
+    box.close()
+    assert output._repr_mimebundle_() == {"text/plain": "epoch 1/1: loss 0.1000"}
 
 
 def test_training_monitor_widgets_update_in_place_every_epoch(capsys):
@@ -290,3 +417,92 @@ def test_training_monitor_rejects_unknown_settings():
         widgets.TrainingMonitor(metrics=("f1",))
     with pytest.raises(ValueError, match="mode must be one of"):
         widgets.TrainingMonitor(mode="tqdm")
+
+
+# --- optimizer_explorer -----------------------------------------------------------------------
+
+KAPPA = 40.0
+
+
+def valley_gradient(point):
+    return np.array([point[0], KAPPA * point[1]])
+
+
+VALLEY = widgets.Surface(lambda x, y: 0.5 * (x ** 2 + KAPPA * y ** 2), valley_gradient,
+                         start=(-8.0, 1.5), xlim=(-9, 2), ylim=(-2.6, 2.6), minimum=(0, 0))
+BOWL = widgets.Surface(lambda x, y: x ** 2 + y ** 2 + 1, lambda point: 2 * np.asarray(point),
+                       start=(1.0, -2.0), xlim=(-3, 3), ylim=(-3, 3), minimum=(0, 0),
+                       log_levels=True)
+
+
+def test_optimizer_explorer_sgd_follows_the_closed_form_on_the_valley():
+    explorer = widgets.optimizer_explorer({"valley": VALLEY}, optimizer="SGD",
+                                          learning_rate=0.01, steps=40)
+    steps = np.arange(41)
+    assert explorer.path.shape == (41, 2)
+    np.testing.assert_allclose(explorer.path[:, 0], (1 - 0.01) ** steps * -8.0)
+    np.testing.assert_allclose(explorer.path[:, 1], (1 - 0.01 * KAPPA) ** steps * 1.5)
+    assert not explorer.diverged
+    assert explorer.distance == pytest.approx(np.linalg.norm(explorer.path[-1]))
+    drawn = {line.get_label(): line for line in explorer.view.figure.axes[0].get_lines()}
+    np.testing.assert_array_equal(drawn["SGD, η = 0.01"].get_xydata(), explorer.path)
+    assert explorer.momentum.disabled  # SGD has no momentum
+
+
+def test_optimizer_explorer_reacts_to_each_control():
+    explorer = widgets.optimizer_explorer({"valley": VALLEY, "bowl": BOWL})
+    assert explorer.optimizer.value == "Momentum" and not explorer.momentum.disabled
+    momentum_path, picture = explorer.path, explorer.view.image.value
+    explorer.momentum.value = 0.5
+    assert not np.array_equal(explorer.path, momentum_path)
+    explorer.optimizer.value = "Nesterov"
+    nesterov_path = explorer.path
+    explorer.optimizer.value = "Adam"  # Adam's first step: eta against the sign of the gradient
+    assert explorer.momentum.disabled
+    np.testing.assert_allclose(explorer.path[1] - explorer.path[0],
+                               -0.03 * np.sign(valley_gradient(VALLEY.start)), rtol=1e-6)
+    assert not np.array_equal(explorer.path, nesterov_path)
+    explorer.steps.value = 100
+    assert len(explorer.path) == 101
+    explorer.surface.value = "bowl"
+    np.testing.assert_array_equal(explorer.path[0], BOWL.start)
+    assert explorer.view.figure.axes[0].get_xlim() == (-3, 3)
+    assert explorer.view.image.value != picture
+    assert "Adam, η = 0.03" in explorer.result_label.value
+
+
+def test_optimizer_explorer_reports_divergence():
+    explorer = widgets.optimizer_explorer({"valley": VALLEY}, optimizer="SGD",
+                                          learning_rate=0.052, steps=2000)  # above 2 / 40
+    assert explorer.diverged
+    assert len(explorer.path) < 2001
+    assert np.abs(explorer.path[-1]).max() > 1e6
+    assert "diverged" in explorer.result_label.value
+    explorer.steps.value = 60  # not yet beyond a million, but already off the chart
+    assert not explorer.diverged
+    assert "outside the picture" in explorer.result_label.value
+    explorer.steps.value = 2000
+    explorer.learning_rate.value = 0.045  # below the limit: it converges
+    assert not explorer.diverged and explorer.distance < 1e-3
+
+
+def test_optimizer_explorer_lets_errors_through():
+    # interactive() would print this error inside the widget; here it reaches the caller
+    def gradient_of_wrong_shape(point):
+        return np.zeros(3)
+
+    broken = VALLEY._replace(gradient=gradient_of_wrong_shape)
+    with pytest.raises(ValueError, match=r"Gradient 'point' has shape \(3,\)"):
+        widgets.optimizer_explorer({"broken": broken})
+    explorer = widgets.optimizer_explorer({"valley": VALLEY, "broken": broken})
+    with pytest.raises(ValueError, match=r"Gradient 'point' has shape \(3,\)"):
+        explorer.surface.value = "broken"  # a control change raises too
+
+
+def test_optimizer_explorer_explains_its_mistakes():
+    with pytest.raises(ValueError, match="surfaces is empty"):
+        widgets.optimizer_explorer({})
+    with pytest.raises(TypeError, match=r"surfaces\['valley'\] is .* not a Surface"):
+        widgets.optimizer_explorer({"valley": (VALLEY.function, VALLEY.gradient)})
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        widgets.optimizer_explorer({"valley": VALLEY}, optimizer="LBFGS")
