@@ -9,7 +9,7 @@ Regularisation, available on every optimiser and applied to weights only (names 
 such as "0.W"; biases are left alone):
 
     weight_decay = lambda   adds lambda * W to the gradient     (L2 penalty lambda/2 * ||W||^2)
-    l1 = mu                 adds mu * sign(W) to the gradient   (L1 penalty mu * sum |W|)
+    l1 = lambda_1           adds lambda_1 * sign(W) to the gradient   (L1 penalty lambda_1 * sum |W|)
 
 The penalty enters the gradient before the update rule, i.e. "coupled" decay; for Adam this is
 L2 regularisation, not the decoupled AdamW.
