@@ -345,10 +345,11 @@ def _read_split(dataset, split, data_dir, verify, mirrors):
     """
     names = SPLIT_FILES[split]
     *own_folders, (cache_folder, _) = search_folders(dataset, data_dir)
-    for paths, origin in _folders_with(names, own_folders):
-        if data_dir is not None and origin != "data_dir argument":
-            logger.warning("data_dir %s holds no %s %s files; looking further",
-                           data_dir, dataset.name, split)
+    candidates = _folders_with(names, own_folders)
+    if data_dir is not None and all(origin != "data_dir argument" for _, origin in candidates):
+        logger.warning("data_dir %s holds no %s %s files; looking further",
+                       data_dir, dataset.name, split)
+    for paths, _ in candidates:
         try:
             return [(_read_dataset_file(path, dataset.sha256[name], verify), path)
                     for path, name in zip(paths, names)]
@@ -356,9 +357,6 @@ def _read_split(dataset, split, data_dir, verify, mirrors):
             if paths[0].parent.name == dataset.folder:
                 raise
             logger.warning("%s; looking further", wrong_data_set)
-    if data_dir is not None:
-        logger.warning("data_dir %s holds no %s %s files; looking further",
-                       data_dir, dataset.name, split)
     try:
         return [_read_cached_or_download(dataset, name, cache_folder, verify, mirrors)
                 for name in names]
@@ -368,11 +366,13 @@ def _read_split(dataset, split, data_dir, verify, mirrors):
 
 
 def _folders_with(names, places):
-    """(paths, origin) for each of the (folder, origin) places that has all the files."""
+    """[(paths, origin)] for each of the (folder, origin) places that has all the files."""
+    found = []
     for folder, origin in places:
         paths = [_find_file(folder, name) for name in names]
         if all(paths):
-            yield paths, origin
+            found.append((paths, origin))
+    return found
 
 
 _verified = set()  # (path, size, mtime_ns, sha256) of files hashed correctly in this session

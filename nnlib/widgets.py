@@ -158,13 +158,16 @@ class ShapeExplorer(widgets.VBox):
         """Run the chosen operation, and all the others, on arrays of the chosen shapes."""
         A = self._make_array(self.a_rows.value, self.a_cols.value, start=1)
         B = self._make_array(self.b_rows.value, self.b_cols.value, start=10)
-        self._show_chosen_operation(A, B, SHAPE_OPERATIONS[self.operation.value])
-        self._show_all_operations(A, B)
+        outcomes = {choice: try_shape_operation(operation, A, B)  # (result, error) each
+                    for choice, operation in SHAPE_OPERATIONS.items()}
+        self._show_chosen_operation(A, B, outcomes)
+        self._show_all_operations(A, B, outcomes)
 
-    def _show_chosen_operation(self, A, B, operation):
+    def _show_chosen_operation(self, A, B, outcomes):
         """The verdict on the chosen operation, with A, B and the result printed out."""
+        operation = SHAPE_OPERATIONS[self.operation.value]
         code = html.escape(operation.code)
-        result, self.error = try_shape_operation(operation, A, B)
+        result, self.error = outcomes[self.operation.value]
         if result is None:
             self.result_shape = None
             verdict = (f'<span style="color:{plotting.WRONG}"><b>&#10007; {code} '
@@ -183,13 +186,12 @@ class ShapeExplorer(widgets.VBox):
         self.result_label.value = (f"{shapes}<br>{verdict}"
                                    f'<div style="display:flex;margin-top:0.5em">{arrays}</div>')
 
-    def _show_all_operations(self, A, B):
+    def _show_all_operations(self, A, B, outcomes):
         """A table: every operation on these shapes, with its result shape or why it fails."""
         self.all_results = {}
         rows = []
-        chosen = SHAPE_OPERATIONS[self.operation.value].code
-        for operation in SHAPE_OPERATIONS.values():
-            result, error = try_shape_operation(operation, A, B)
+        for choice, operation in SHAPE_OPERATIONS.items():
+            result, error = outcomes[choice]
             if result is None:
                 reason = operation.why_it_fails(A.shape, B.shape) or error.splitlines()[0]
                 self.all_results[operation.code] = (None, reason)
@@ -199,7 +201,7 @@ class ShapeExplorer(widgets.VBox):
                 self.all_results[operation.code] = (result.shape, None)
                 verdict = (f'<span style="color:{plotting.BLUE}">&#10003;</span> '
                            f'<code>{_fmt_shape(result)}</code>')
-            weight = "bold" if operation.code == chosen else "normal"
+            weight = "bold" if choice == self.operation.value else "normal"
             rows.append(f'<tr style="font-weight:{weight}">'
                         f'<td style="padding-right:1.5em"><code>{html.escape(operation.code)}'
                         f'</code></td><td>{verdict}</td></tr>')
