@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The course folder is the root of JupyterLab's file browser, so that exercises/ is reachable;
+# given only a file, JupyterLab would serve that file's folder (notebooks/) alone.
 lab: setup
-	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" notebooks/00_welcome.ipynb
 
 # One BLAS thread for the tests: on a shared two-core machine, OpenBLAS threads that spin while
 # waiting for a busy core slowed the notebooks' training a hundredfold; one thread is as fast
