@@ -37,9 +37,12 @@ Comparisons are done in plain Python on ``ndarray.tolist()``: no NumPy compariso
 trusted, so replacing ``np.allclose`` changes nothing.
 """
 
+import ast
 import builtins
+import inspect
 import math
 import sys
+import textwrap
 import traceback
 import warnings
 
@@ -61,6 +64,12 @@ _errstate = np.errstate
 _catch_warnings = warnings.catch_warnings
 _simplefilter = warnings.simplefilter
 _extract_tb = traceback.extract_tb
+_getsource = inspect.getsource
+_dedent = textwrap.dedent
+_ast_parse = ast.parse
+_ast_walk = ast.walk
+_LOOP_NODES = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp,
+               ast.GeneratorExp)
 _isinstance = builtins.isinstance
 _type = builtins.type
 _len = builtins.len
@@ -161,13 +170,14 @@ class Trial:
 
     # calling the student's code
 
-    def call(self, func, *args, label=None, warning_hint=None, may_change_inputs=False):
+    def call(self, func, *args, label=None, warning_hint=None, error_hint="",
+             changed_input_hint=None, may_change_inputs=False):
         """Call func(*args) on copies of the arguments and return what it returns.
 
         Fails with its own message when the function is not written yet (NotImplementedError),
         raises anything else (naming the exception, the input and the line), warns (NumPy's
         overflow and invalid-value warnings are switched on for the call), or changes an input
-        array in place (unless ``may_change_inputs``).
+        array in place (unless ``may_change_inputs``). The hints are added to those messages.
         """
         label = label or f"{self.part}({', '.join(describe(a) for a in args)})"
         given = [_copy(a) if _type(a) is _ndarray else a for a in args]
@@ -182,8 +192,8 @@ class Trial:
                 except CheckFailed:
                     raise
                 except (Exception, SystemExit) as error:  # noqa: BLE001 -- explained below
-                    _fail(f"{label} raised {_type(error).__name__}: {error}"
-                          f"{_where(error)}. Fix that error in your function first.")
+                    _fail(f"{label} raised {_type(error).__name__}: {error}{_where(error)}. "
+                          + (error_hint or "Fix that error in your function first."))
         if caught:
             warned = _str(caught[0].message)
             hint = warning_hint or ("find the operation that left the range of floating-point "
@@ -195,8 +205,8 @@ class Trial:
                         passed.shape != original.shape
                         or first_mismatch(_flat(passed), _flat(original), 0.0, 0.0) >= 0):
                     _fail(f"{label} changed its argument number {position + 1} in place: "
-                          f"compute a new array (e.g. `Z = Z - m`, not `Z -= m`), so that the "
-                          f"caller's data stay as they were.")
+                          + (changed_input_hint or "compute a new array (e.g. `Z = Z - m`, not "
+                             "`Z -= m`), so that the caller's data stay as they were."))
         return result
 
     # validating what came back
@@ -307,6 +317,21 @@ class Trial:
         if wrong_array.shape != actual_array.shape:
             return None
         return message if first_mismatch(got, _flat(wrong_array), rtol, atol) < 0 else None
+
+    def no_loops(self, func, hint):
+        """Fail if the source of ``func`` contains a Python loop (for, while, a comprehension).
+
+        When the source cannot be read (a function built at run time), nothing is checked.
+        """
+        try:
+            tree = _ast_parse(_dedent(_getsource(func)))
+        except (OSError, TypeError, SyntaxError):
+            return
+        for node in _ast_walk(tree):
+            if _isinstance(node, _LOOP_NODES):
+                _fail(f"{self.part} uses a Python loop (`{_type(node).__name__}` at line "
+                      f"{node.lineno} of the function): {hint}")
+        self.tests += 1
 
     def true(self, condition, message):
         """Fail with ``message`` unless ``condition`` holds (a Python bool, computed by you)."""
