@@ -149,6 +149,20 @@ def first_mismatch(actual, expected, rtol, atol):
     return -1
 
 
+def quietly(compute):
+    """compute() with every warning and error suppressed, or None if it raised.
+
+    For evaluating a deliberately wrong formula, so that a check can recognise it in an answer.
+    """
+    with _catch_warnings():
+        _simplefilter("ignore")
+        with _errstate(all="ignore"):
+            try:
+                return compute()
+            except (ArithmeticError, ValueError, IndexError, TypeError):
+                return None
+
+
 def _fail(message):
     raise CheckFailed(message)
 

@@ -19,7 +19,7 @@ import nnlib.gradcheck
 import nnlib.losses
 from nnlib.activations import sigmoid as _reference_sigmoid
 from nnlib.activations import softmax as _reference_softmax
-from nnlib.checks._core import check, describe, guard
+from nnlib.checks._core import check, describe, guard, quietly
 from nnlib.gradcheck import numerical_gradient as _reference_numerical_gradient
 from nnlib.losses import cross_entropy as _reference_cross_entropy
 
@@ -71,13 +71,6 @@ def _flat(nested):
     return [v for row in nested for v in row]
 
 
-def _errors_ignored(compute):
-    """Evaluate a deliberately wrong formula (to recognise it) without warnings."""
-    with np.errstate(all="ignore"):
-        try:
-            return compute()
-        except (ValueError, IndexError, FloatingPointError):
-            return None
 
 
 # --- sigmoid ------------------------------------------------------------------------------------
@@ -103,10 +96,10 @@ def _sigmoid_case(t, sigmoid, z):
     t.close(result, _reference_sigmoid(z_array), label=label, show_input=z_array,
             recheck=[_py_sigmoid(v) for v in z_array.reshape(-1).tolist()],
             mistakes=[
-                (_errors_ignored(lambda: 1 / (1 + np.exp(z_array))),
+                (quietly(lambda: 1 / (1 + np.exp(z_array))),
                  ("you computed 1 / (1 + exp(+z)), which is sigmoid(-z): mind the sign of "
                  "the exponent (lesson 02, section 2).")),
-                (_errors_ignored(lambda: np.tanh(z_array)),
+                (quietly(lambda: np.tanh(z_array)),
                  "that is tanh(z), not the sigmoid."),
             ])
 
@@ -132,12 +125,12 @@ def _sigmoid_derivative_case(t, sigmoid_derivative, z):
             recheck=[_py_sigmoid(v) * (1 - _py_sigmoid(v))
                      for v in z_array.reshape(-1).tolist()],
             mistakes=[
-                (_errors_ignored(lambda: z_array * (1 - z_array)),
+                (quietly(lambda: z_array * (1 - z_array)),
                  ("you applied a (1 - a) to z itself. The function takes the pre-activation "
                  "z: compute a = sigmoid(z) first, then a * (1 - a) (lesson 02, section 2).")),
                 (s, ("that is sigmoid(z) itself; its derivative is sigmoid(z) * (1 - "
                     "sigmoid(z)).")),
-                (_errors_ignored(lambda: s * (1 - s) * z_array),
+                (quietly(lambda: s * (1 - s) * z_array),
                  "the derivative has no extra factor z: sigma'(z) = sigma(z)(1 - sigma(z))."),
             ])
 
@@ -159,9 +152,9 @@ def _softmax_mistakes(Z):
                     "Sum each row separately: axis=1, keepdims=True.")
         return None
 
-    exponentials = _errors_ignored(lambda: np.exp(Z - Z.max(axis=1, keepdims=True)))
+    exponentials = quietly(lambda: np.exp(Z - Z.max(axis=1, keepdims=True)))
     return [columns_instead_of_rows, whole_batch,
-            (_errors_ignored(lambda: exponentials / exponentials.sum(axis=1)),
+            (quietly(lambda: exponentials / exponentials.sum(axis=1)),
              ("you divided by the row sums without keepdims=True, so the (N,) sums were "
              "broadcast along the rows, not the columns: use .sum(axis=1, keepdims=True)."))]
 
@@ -234,10 +227,10 @@ def _cross_entropy_case(t, cross_entropy, P, y):
                 (np.mean(np.log(picked)),
                  ("the sign is wrong: the loss is -log p of the true class, a positive "
                  "number.")),
-                (_errors_ignored(lambda: -np.mean(np.log(np.clip(P, 1e-7, 1)))),
+                (quietly(lambda: -np.mean(np.log(np.clip(P, 1e-7, 1)))),
                  ("you averaged log p over every entry; only the probability of the true "
                  "class counts: P[np.arange(N), y].")),
-                (_errors_ignored(lambda: -np.mean(np.log(np.clip(P[:, y], 1e-7, 1)))),
+                (quietly(lambda: -np.mean(np.log(np.clip(P[:, y], 1e-7, 1)))),
                  ("P[:, y] picks an N x N block; pick one entry per row with "
                  "P[np.arange(N), y].")),
             ],
@@ -280,10 +273,10 @@ def _gradient_case(t, softmax_cross_entropy_gradient, Z, y):
                 (P - onehot, ("missing 1/N: the loss is a mean over the batch, so its "
                              "gradient is (p - onehot) / N (lesson 02, section 8).")),
                 ((onehot - P) / N, "the sign is flipped: the gradient is p - onehot."),
-                (_errors_ignored(lambda: (Z - onehot) / N),
+                (quietly(lambda: (Z - onehot) / N),
                  ("you used the logits Z in place of the probabilities: apply the softmax "
                  "first, p = softmax(Z).")),
-                (_errors_ignored(lambda: (_reference_softmax(Z, axis=0) - onehot) / N),
+                (quietly(lambda: (_reference_softmax(Z, axis=0) - onehot) / N),
                  "the softmax went over the wrong axis: each row (axis=1) must sum to 1."),
             ],
             hint="The gradient is (softmax(Z) - onehot(y)) / N (lesson 02, section 8).")
@@ -336,7 +329,7 @@ def _numerical_gradient_case(t, numerical_gradient, f, x, eps):
                           "the central difference (f(x + eps) - f(x - eps)) / (2 eps), whose "
                           "error shrinks like eps^2 (lesson 02, section 9).")),
                 (expected * 2, "divide by 2 eps, the distance between x + eps and x - eps."),
-                (_errors_ignored(lambda: _reference_numerical_gradient(
+                (quietly(lambda: _reference_numerical_gradient(
                     f, x.copy(), eps=1e-6)),
                  "you ignored the eps argument: nudge by the eps you are given."),
             ],

@@ -11,7 +11,7 @@ replaced reference is noticed rather than trusted.
 import numpy as np
 
 import nnlib.data
-from nnlib.checks._core import check, describe, guard
+from nnlib.checks._core import check, describe, guard, quietly
 from nnlib.data import one_hot as _reference_one_hot
 
 __all__ = [
@@ -27,13 +27,6 @@ _asarray = np.asarray
 _matmul = np.matmul
 
 
-def _errors_ignored(compute):
-    """Evaluate a deliberately wrong formula (to recognise it) without warnings or errors."""
-    with np.errstate(all="ignore"):
-        try:
-            return compute()
-        except (ValueError, IndexError, ZeroDivisionError):
-            return None
 
 
 # --- plain-Python references --------------------------------------------------------------------
@@ -93,10 +86,10 @@ def _dense_case(t, dense_forward, X, W, b):
     t.close(result, _matmul(X, W) + b, label=label, recheck=_py_dense(X, W, b),
             mistakes=[
                 (_matmul(X, W), "you forgot to add the bias b."),
-                (_errors_ignored(lambda: _matmul(X, W.T) + b),
+                (quietly(lambda: _matmul(X, W.T) + b),
                  "you multiplied by W.T; with W of shape (D, H), X @ W is already (N, H)."),
-                (_errors_ignored(lambda: _matmul(X, W) - b), "add b, do not subtract it."),
-                (_errors_ignored(lambda: X @ W + b[:, None]),
+                (quietly(lambda: _matmul(X, W) - b), "add b, do not subtract it."),
+                (quietly(lambda: X @ W + b[:, None]),
                  "b is added to every row: X @ W + b, without reshaping b."),
             ],
             hint="Row n of the result is X[n] @ W + b (lesson 01, section 6).")
@@ -130,14 +123,19 @@ def _pairwise_case(t, pairwise_squared_distances, A, B):
     })
     difference = A[:, None, :] - B[None, :, :]
     squared = np.sum(difference * difference, axis=-1)
-    t.close(result, squared, label=label, recheck=_py_pairwise(A, B), atol=1e-9,
+    # |a|^2 - 2 a.b + |b|^2 cancels digits: allow rounding relative to the squared norms.
+    norms = float(max(np.max(np.sum(A * A, axis=1), initial=0.0),
+                      np.max(np.sum(B * B, axis=1), initial=0.0), 1.0))
+    single = np.float32 in (A.dtype, B.dtype, result.dtype)
+    t.close(result, squared, label=label, recheck=_py_pairwise(A, B),
+            rtol=1e-5 if single else 1e-7, atol=(1e-6 if single else 1e-12) * norms,
             mistakes=[
                 (np.sqrt(squared), ("those are the distances; return their squares (no square "
                                    "root).")),
-                (_errors_ignored(lambda: squared + 2 * _matmul(A, B.T)
+                (quietly(lambda: squared + 2 * _matmul(A, B.T)
                                  - _matmul(A, B.T)),
                  "the cross term of |a - b|^2 = |a|^2 - 2 a.b + |b|^2 needs the factor 2."),
-                (_errors_ignored(lambda: np.sum(difference, axis=-1) ** 2),
+                (quietly(lambda: np.sum(difference, axis=-1) ** 2),
                  "square each difference before summing over the features, not the sum."),
             ],
             hint="Entry (i, j) is the sum over d of (A[i, d] - B[j, d])^2.")
@@ -178,19 +176,19 @@ def _standardize_case(t, standardize_columns, X):
     t.close(result, _reference_standardize(X), label=label, recheck=_py_standardize(X),
             atol=1e-9,
             mistakes=[
-                (_errors_ignored(lambda: _reference_standardize(X.T).T),
+                (quietly(lambda: _reference_standardize(X.T).T),
                  ("you standardised the rows; each column (axis=0) must get mean 0 and "
                  "standard deviation 1.")),
-                (_errors_ignored(lambda: np.where(X.std(axis=0) > 0,
+                (quietly(lambda: np.where(X.std(axis=0) > 0,
                                                   centred / X.std(axis=0, ddof=1), 0.0)),
                  ("you divided by the sample standard deviation (ddof=1); use np.std's "
                  "default, ddof=0.")),
-                (_errors_ignored(lambda: centred), ("you only subtracted the mean; also divide "
+                (quietly(lambda: centred), ("you only subtracted the mean; also divide "
                                                    "by each column's standard deviation.")),
-                (_errors_ignored(lambda: np.where(X.std(axis=0) > 0,
+                (quietly(lambda: np.where(X.std(axis=0) > 0,
                                                   centred / X.var(axis=0), 0.0)),
                  "divide by the standard deviation, not by the variance."),
-                (_errors_ignored(lambda: (X - X.mean()) / X.std()),
+                (quietly(lambda: (X - X.mean()) / X.std()),
                  ("use the mean and standard deviation of each column (axis=0), not of the "
                  "whole array.")),
             ],
@@ -223,9 +221,9 @@ def _one_hot_case(t, one_hot, y, n_classes):
     t.close(result, _reference_one_hot(y, n_classes), label=label, rtol=0.0, atol=0.0,
             recheck=_py_one_hot(y, n_classes),
             mistakes=[
-                (_errors_ignored(lambda: 1 - _reference_one_hot(y, n_classes)),
+                (quietly(lambda: 1 - _reference_one_hot(y, n_classes)),
                  "zeros and ones are swapped: start from np.zeros and set the ones."),
-                (_errors_ignored(lambda: np.eye(n_classes)[np.arange(N) % n_classes]),
+                (quietly(lambda: np.eye(n_classes)[np.arange(N) % n_classes]),
                  "row n must have its 1 in column y[n]."),
             ],
             hint="Row n is all zeros except a 1 in column y[n].")
