@@ -319,10 +319,10 @@ def _numerical_gradient_case(t, numerical_gradient, f, x, eps):
         recheck.append((f(np.array(up).reshape(x.shape))
                         - f(np.array(down).reshape(x.shape))) / (2 * step))
     forward = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
+    for position in np.ndindex(*x.shape):
         nudged = x.copy()
-        nudged[index] += step
-        forward[index] = (f(nudged) - f(x)) / step
+        nudged[position] += step
+        forward[position] = (f(nudged) - f(x)) / step
     t.close(result, expected, label=label, rtol=1e-7, atol=1e-9, recheck=recheck,
             mistakes=[
                 (forward, ("that is the forward difference (f(x + eps) - f(x)) / eps; use "

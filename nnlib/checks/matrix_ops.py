@@ -172,7 +172,7 @@ def _standardize_case(t, standardize_columns, X):
     result = t.array(result, label=label, shape=X.shape,
                      nonfinite_hint=("a constant column has standard deviation 0: leave that "
                                      "column at 0 instead of dividing by 0."))
-    centred = X - X.mean(axis=0)
+    deviations = X - X.mean(axis=0)
     t.close(result, _reference_standardize(X), label=label, recheck=_py_standardize(X),
             atol=1e-9,
             mistakes=[
@@ -180,13 +180,13 @@ def _standardize_case(t, standardize_columns, X):
                  ("you standardised the rows; each column (axis=0) must get mean 0 and "
                  "standard deviation 1.")),
                 (quietly(lambda: np.where(X.std(axis=0) > 0,
-                                                  centred / X.std(axis=0, ddof=1), 0.0)),
+                                                  deviations / X.std(axis=0, ddof=1), 0.0)),
                  ("you divided by the sample standard deviation (ddof=1); use np.std's "
                  "default, ddof=0.")),
-                (quietly(lambda: centred), ("you only subtracted the mean; also divide "
+                (quietly(lambda: deviations), ("you only subtracted the mean; also divide "
                                                    "by each column's standard deviation.")),
                 (quietly(lambda: np.where(X.std(axis=0) > 0,
-                                                  centred / X.var(axis=0), 0.0)),
+                                                  deviations / X.var(axis=0), 0.0)),
                  "divide by the standard deviation, not by the variance."),
                 (quietly(lambda: (X - X.mean()) / X.std()),
                  ("use the mean and standard deviation of each column (axis=0), not of the "
