@@ -9,8 +9,8 @@ holds the stubs students start from.
 Typical use in a set's test file::
 
     SET = ExerciseSet("ex02_activations")
-    error = SET.run_check("sigmoid", naive_sigmoid)     # None if it passed, else the exception
-    error = SET.run_hidden("sigmoid", naive_sigmoid)
+    outcome = SET.run_check("sigmoid", naive_sigmoid)   # .passed, .error, .message, .printed
+    outcome = SET.run_hidden("sigmoid", naive_sigmoid)
     stub = SET.stub_function("sigmoid")                 # the released stub, as a function
 """
 
@@ -154,14 +154,70 @@ class ExerciseSet:
             with contextlib.redirect_stdout(printed):
                 run_code(code, f"<{self.name} {label} {part}>", namespace)
         except Exception as error:  # noqa: BLE001 -- the caller inspects what was raised
-            error.printed = printed.getvalue()
-            return error
-        return None
+            return Outcome(error, printed.getvalue())
+        return Outcome(None, printed.getvalue())
 
     def run_check(self, part, func=None):
-        """Run the visible check cell with ``func`` as the answer: None, or the exception."""
+        """Run the visible check cell with ``func`` as the answer (default: the solution)."""
         return self._run(self.visible_code(part), part, func, "check")
 
     def run_hidden(self, part, func=None):
-        """Run the hidden tests with ``func`` as the answer: None, or the exception."""
+        """Run the hidden tests with ``func`` as the answer (default: the solution)."""
         return self._run(self.hidden_code(part), part, func, "hidden")
+
+
+class Outcome:
+    """What running a cell gave: the exception it raised (or None) and what it printed."""
+
+    def __init__(self, error, printed):
+        self.error = error
+        self.printed = printed
+
+    @property
+    def passed(self):
+        return self.error is None
+
+    @property
+    def message(self):
+        return "" if self.error is None else str(self.error)
+
+    def __repr__(self):
+        verdict = "passed" if self.passed else f"{type(self.error).__name__}: {self.error}"
+        return f"<Outcome {verdict}; printed {self.printed!r}>"
+
+
+# --- what every set's tests assert ---------------------------------------------------------------
+
+def odd_answers(solution):
+    """(label, answer, fragment of the message expected) for return values a check must survive."""
+    import numpy as np  # the tests' own import: the support module stays light
+
+    def returns_none(*args):
+        return None
+
+    def returns_a_list(*args):
+        return [0.0, 1.0]
+
+    def returns_nan(*args):
+        return np.full(np.shape(solution(*args)), np.nan)
+
+    def raises_inside(*args):
+        return 1 / 0
+
+    return [("None", returns_none, "returned None"),
+            ("a list", returns_a_list, "returned a Python list"),
+            ("NaN", returns_nan, "returned nan"),
+            ("an exception", raises_inside, "raised ZeroDivisionError")]
+
+
+def assert_passes(outcome, part):
+    assert outcome.passed, f"{part}: {outcome!r}"
+    lines = outcome.printed.strip().splitlines()
+    assert len(lines) == 1 and "passed" in lines[0], f"one short line on success: {lines!r}"
+
+
+def assert_fails_with(outcome, fragment):
+    """The cell raised an AssertionError (what nbgrader scores as failed) naming the mistake."""
+    assert not outcome.passed, "a wrong answer passed"
+    assert isinstance(outcome.error, AssertionError), f"not an AssertionError: {outcome!r}"
+    assert fragment in outcome.message, f"expected {fragment!r} in {outcome.message!r}"
