@@ -410,10 +410,18 @@ def check(part, *, lesson, seed=0):
                                  f"pass the function itself, without calling it: {name}({part}).")
                 refuse_nnlib_itself(func, part)
                 trial = trial_class(part, lesson, seed)
-                body(trial, func, **options)
-                found = tampering(name)
-                if found:
-                    raise tampered("tampering detected: " + "; ".join(found))
+                try:
+                    body(trial, func, **options)
+                except failed:
+                    raise
+                except Exception as error:  # noqa: BLE001 -- an answer odd enough to upset a check
+                    raise failed(f"{name} could not finish with your {part} "
+                                 f"({_type(error).__name__}: {error}): look at what it "
+                                 f"returns for the inputs above.") from error
+                finally:  # the student's code may have replaced something while it ran
+                    found = tampering(name)
+                    if found:
+                        raise tampered("tampering detected: " + "; ".join(found))
             except failed as failure:
                 if raising:
                     raise
