@@ -414,7 +414,7 @@ def check(part, *, lesson, seed=0):
                     body(trial, func, **options)
                 except failed:
                     raise
-                except Exception as error:  # noqa: BLE001 -- an answer odd enough to upset a check
+                except Exception as error:
                     raise failed(f"{name} could not finish with your {part} "
                                  f"({_type(error).__name__}: {error}): look at what it "
                                  f"returns for the inputs above.") from error
