@@ -357,6 +357,27 @@ class Trial:
             _fail(message)
         self.tests += 1
 
+    def raises(self, func, *args, error=ValueError, label, hint):
+        """Fail unless func(*args) raises ``error`` (a refusal the exercise asks for).
+
+        ``hint`` says why the input must be refused; it ends the message when func returns.
+        """
+        with _catch_warnings():
+            _simplefilter("ignore")
+            with _errstate(all="ignore"):
+                try:
+                    result = func(*[_copy(a) if _type(a) is _ndarray else a for a in args])
+                except error:
+                    self.tests += 1
+                    return
+                except NotImplementedError:
+                    _fail(f"{self.part}: not implemented yet. Replace `raise NotImplementedError()`"
+                          f" with your code, run that cell, then run this check again.")
+                except (Exception, SystemExit) as other:  # noqa: BLE001 -- named in the message
+                    _fail(f"{label} raised {_type(other).__name__}: {other}{_where(other)}; "
+                          f"expected {error.__name__}. {hint}")
+        _fail(f"{label} returned {describe(result)} instead of raising {error.__name__}: {hint}")
+
 
 def _where(error):
     """' (line 3: `return 1 / (1 + np.exp(-z))`)' for the deepest frame of the student's code."""
