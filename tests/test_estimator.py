@@ -17,12 +17,20 @@ from nnlib.estimator import MLPClassifier
 from nnlib.network import Sequential
 
 
+def float32_rounding(estimator):
+    """Weights equal repetitions to the rounding of the model's dtype; the check asks 1e-7."""
+    if np.dtype(estimator.dtype) == np.float64:
+        return {}
+    return {"check_sample_weight_equivalence_on_dense_data":
+            "float32 weights: equal to repeated samples up to float32 rounding (about 3e-7)"}
+
+
 @parametrize_with_checks([
     MLPClassifier(random_state=0),
     MLPClassifier(hidden_layer_sizes=(8, 8), activation="tanh", optimizer="momentum",
                   learning_rate=0.05, batch_size="auto", epochs=30, alpha=1e-4, dtype="float64",
                   random_state=0),
-])
+], expected_failed_checks=float32_rounding)
 def test_scikit_learn_estimator_checks(estimator, check, monkeypatch):
     # scikit-learn runs its array-API check (NumPy inputs with array-API dispatch on) only when
     # SciPy's array-API mode is switched on; switch it on so that no check is skipped.

@@ -109,20 +109,21 @@ def constant_gradient_steps(optimizer, g=0.5, steps=2):
 
 
 def test_closed_forms_for_a_constant_gradient():
-    g, lr = 0.5, 0.1
+    # eps must be positive; 1e-30 is far below what the tolerances below can see
+    g, lr, eps = 0.5, 0.1, 1e-30
     assert constant_gradient_steps(SGD(lr)) == pytest.approx(1 - 2 * lr * g, rel=1e-15)
     # momentum: the second step moves (1 + mu) times as far as the first
     assert constant_gradient_steps(Momentum(lr, 0.9)) == pytest.approx(1 - lr * g * 2.9, rel=1e-15)
     assert constant_gradient_steps(Momentum(lr, 0.9, nesterov=True)) == pytest.approx(
         1 - lr * g * (1.9 + 0.9 * 1.9 + 1), rel=1e-15)
     # AdaGrad: steps lr * g / sqrt(t * g^2) = lr / sqrt(t)
-    assert constant_gradient_steps(AdaGrad(lr, eps=0)) == pytest.approx(
+    assert constant_gradient_steps(AdaGrad(lr, eps=eps)) == pytest.approx(
         1 - lr - lr / math.sqrt(2), rel=1e-15)
     # RMSProp: cache after t steps is (1 - rho^t) g^2
-    assert constant_gradient_steps(RMSProp(lr, rho=0.9, eps=0)) == pytest.approx(
+    assert constant_gradient_steps(RMSProp(lr, rho=0.9, eps=eps)) == pytest.approx(
         1 - lr / math.sqrt(0.1) - lr / math.sqrt(0.19), rel=1e-14)
     # Adam: with bias correction m_hat = g and v_hat = g^2, so each step is exactly lr
-    assert constant_gradient_steps(Adam(lr, eps=0), steps=5) == pytest.approx(1 - 5 * lr, rel=1e-14)
+    assert constant_gradient_steps(Adam(lr, eps=eps), steps=5) == pytest.approx(1 - 5 * lr, rel=1e-14)
 
 
 @pytest.mark.parametrize("make", [
