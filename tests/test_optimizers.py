@@ -211,8 +211,7 @@ def test_float32_parameters_stay_float32():
 # --- hardening (issue 8) --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: StepDecay(0.1, step_size=10, gamma=-1), r"StepDecay: gamma must be a real number in "
-                                                     r"\(0, 1\], got -1"),
+    (lambda: StepDecay(0.1, step_size=10, gamma=-1), r"StepDecay: gamma must .* \(0, 1\], got -1"),
     (lambda: StepDecay(0.1, step_size=10, gamma=0), r"gamma must be a real number in \(0, 1\]"),
     (lambda: StepDecay(0.1, step_size=10, gamma=2.0), r"gamma must be a real number in \(0, 1\]"),
     (lambda: StepDecay(-0.1, step_size=10), r"StepDecay: initial must be positive"),
