@@ -256,10 +256,19 @@ def _float64_copy_of_input(X):
 def _float64_copy(obj):
     """A deep copy of a layer or a whole network (shared objects stay shared), in float64."""
     obj = copy.deepcopy(obj)
+    converted = {}  # id of an array -> its float64 version, so that shared arrays stay shared
+
+    def as_float64(array, make):
+        if id(array) not in converted:
+            converted[id(array)] = (array, make(array))  # keep array alive: ids stay unique
+        return converted[id(array)][1]
+
     for layer in obj.layers if isinstance(obj, Sequential) else [obj]:
         for name in layer.params:
-            layer.params[name] = layer.params[name].astype(np.float64)
-            layer.grads[name] = np.zeros_like(layer.params[name])
+            layer.grads[name] = as_float64(layer.grads[name],
+                                           lambda grad: np.zeros(grad.shape, dtype=np.float64))
+            layer.params[name] = as_float64(layer.params[name],
+                                            lambda param: param.astype(np.float64))
     return obj
 
 

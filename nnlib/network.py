@@ -291,10 +291,10 @@ class Sequential:
             X_val, y_val = self._as_dataset(*_as_pair(validation_data),
                                             "validation X", "validation y")
         optimizer = validate.check_optimizer(Adam(1e-3) if optimizer is None else optimizer, "fit")
-        if hasattr(optimizer, "attach"):
-            optimizer.attach(self)
         rng = validate.as_generator(rng, "fit")
         callbacks = validate.as_callbacks(callbacks, "fit")
+        if hasattr(optimizer, "attach"):  # nnlib's optimizers: one network each (see above)
+            optimizer.attach(self)
         for layer in self.layers:
             if isinstance(layer, Dropout) and layer.rng is None:
                 layer.rng = rng

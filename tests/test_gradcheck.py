@@ -194,3 +194,17 @@ def test_bad_check_arguments_are_explained(arguments, message):
 def test_numerical_gradient_refuses_eps_zero():
     with pytest.raises(ValueError, match="eps must be positive"):
         numerical_gradient(lambda v: float(np.sum(v)), np.ones(2), eps=0)
+
+
+def test_the_check_copies_the_network_as_built_sharing_included():
+    # Two Dense layers tied to one weight array: a nudge of that array moves both layers, while
+    # backward reports each layer's share under its own name. Copied layer by layer (as before),
+    # the arrays came apart and the check said PASSED on a network that fit cannot train.
+    rng = np.random.default_rng(9)
+    first, second = Dense(3, 3, rng=rng, dtype=np.float64), Dense(3, 3, rng=rng, dtype=np.float64)
+    second.params["W"] = first.params["W"]
+    network = Sequential([first, Tanh(), second], loss=SoftmaxCrossEntropy())
+    report = gradcheck.check_gradients(network, rng.normal(size=(4, 3)), [0, 1, 2, 1])
+    assert not report.passed() and report.worst in ("0.W", "2.W"), str(report)
+    assert report.errors["0.b"] < 1e-7 and report.errors["2.b"] < 1e-7
+    assert second.params["W"] is first.params["W"]  # the network itself is untouched
