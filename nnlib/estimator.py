@@ -16,8 +16,18 @@ from-scratch MLP can be tuned and compared with scikit-learn's (lesson 06).
 The network is Dense -> activation -> ... -> Dense(n_classes), trained with the fused
 softmax cross-entropy on the logits, also for two classes. Labels may be of any type (ints,
 strings, ...): ``classes_`` holds them sorted, and the network sees their positions 0..C-1.
+
+``sample_weight`` (in ``fit`` and ``partial_fit``, as in scikit-learn's MLPClassifier) weighs each
+sample's loss. The weights are divided by their mean, and each target row becomes
+w_n * one_hot(y_n), so the loss of a batch is (1/N) sum_n w_n l_n (see ``SoftmaxCrossEntropy``).
+With one batch holding all the data this is scikit-learn's weighted mean sum w l / sum w exactly,
+and a weight of 2 is the same as the sample appearing twice; with smaller batches it equals
+scikit-learn's batch by batch in expectation (scikit-learn divides each batch by its own weight
+sum). Samples of weight 0 are left out. The training accuracy in ``history_`` counts samples,
+unweighted.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -95,27 +105,31 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     # --- training -------------------------------------------------------------------------------
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train a new network on X (n_samples, n_features) and labels y (n_samples,).
 
-        Every call starts from fresh weights drawn from ``random_state``. Returns self.
+        ``sample_weight`` (n_samples,) of numbers >= 0 weighs each sample's loss (see the module
+        docstring). Every call starts from fresh weights drawn from ``random_state``. Returns self.
         """
         self._check_hyperparameters()
         X, y = self._validate_training_data(X, y, reset=True)
+        sample_weight = _check_sample_weight(sample_weight, len(X))
         self._start(np.unique(y))
-        self._train(X, y, self.epochs)
+        self._train(X, y, self.epochs, sample_weight)
         return self
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one pass over X, y, continuing from the current weights. Returns self.
 
         The first call (before any ``fit``) must list every class in ``classes``, since the
         size of the output layer depends on it; later batches may hold only some classes.
+        ``sample_weight`` as in ``fit``.
         """
         first_call = not hasattr(self, "network_")
         if first_call:
             self._check_hyperparameters()
         X, y = self._validate_training_data(X, y, reset=first_call)
+        sample_weight = _check_sample_weight(sample_weight, len(X))
         if first_call:
             if classes is None:
                 raise ValueError(
@@ -129,7 +143,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 f"classes={list(classes)} differs from the classes {self.classes_.tolist()} "
                 "that this model was first trained with; they cannot change between calls."
             )
-        self._train(X, y, 1)
+        self._train(X, y, 1, sample_weight)
         return self
 
     def _start(self, classes):
@@ -161,13 +175,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def _dense(self, fan_in, fan_out):
         return Dense(fan_in, fan_out, rng=self._rng, init=self.init, dtype=self.dtype)
 
-    def _train(self, X, y, epochs):
+    def _train(self, X, y, epochs, sample_weight=None):
         """Run ``epochs`` passes of the network's fit loop and record the history."""
-        class_ids = self._class_ids(y)
+        targets = self._class_ids(y)
+        if sample_weight is not None:
+            X, targets = self._weighted_targets(X, targets, sample_weight)
         batch_size = self.batch_size
         if batch_size == "auto":
             batch_size = min(AUTO_BATCH_SIZE, len(X))
-        history = self.network_.fit(X, class_ids, epochs=epochs, batch_size=batch_size,
+        history = self.network_.fit(X, targets, epochs=epochs, batch_size=batch_size,
                                     optimizer=self._optimizer, rng=self._rng,
                                     verbose=self.verbose)
         for name in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds"):
@@ -180,6 +196,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 f"{history.stopped_reason} Scaling the inputs (e.g. StandardScaler in a "
                 "Pipeline) also helps."
             )
+
+    def _weighted_targets(self, X, class_ids, sample_weight):
+        """Drop the samples of weight 0; targets w_n / mean(w) * one_hot(class_n), (n, C)."""
+        keep = sample_weight > 0
+        X, class_ids, weights = X[keep], class_ids[keep], sample_weight[keep]
+        targets = np.zeros((len(X), len(self.classes_)), dtype=self.network_.dtype)
+        targets[np.arange(len(X)), class_ids] = weights / weights.mean()
+        return X, targets
 
     def _class_ids(self, y):
         """Positions of the labels y in ``classes_``: the integer targets of the network."""
@@ -210,6 +234,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     # --- checks ---------------------------------------------------------------------------------
 
     def _validate_training_data(self, X, y, reset):
+        _check_no_missing_labels(y)
         X, y = validate_data(self, X, y, reset=reset, dtype=np.dtype(self.dtype))
         check_classification_targets(y)
         return X, y
@@ -247,6 +272,56 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             dtype = None
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be np.float32 or np.float64, got {self.dtype!r}.")
+
+
+def _check_no_missing_labels(y):
+    """Refuse None (or NaN) labels, naming where they are, before scikit-learn's generic error."""
+    if y is None:
+        return  # scikit-learn's own message says that y is required
+    try:
+        labels = np.asarray(y).reshape(-1)
+    except ValueError:
+        return  # ragged: scikit-learn explains it
+    if labels.dtype == object:
+        missing = [index for index, label in enumerate(labels)
+                   if label is None or (isinstance(label, numbers.Real) and math.isnan(label))]
+    elif np.issubdtype(labels.dtype, np.floating):
+        missing = np.flatnonzero(np.isnan(labels)).tolist()
+    else:
+        missing = []
+    if missing:
+        raise ValueError(
+            f"y has no label (None or NaN) for {len(missing)} samples (the first at positions "
+            f"{missing[:5]}); every sample needs its class: drop those samples or fill in their "
+            f"labels."
+        )
+
+
+def _check_sample_weight(sample_weight, num_samples):
+    """None, or a float64 array (num_samples,) of finite weights >= 0, not all 0."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+        sample_weight = np.full(num_samples, sample_weight, dtype=np.float64)
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"sample_weight must be numbers, one per sample, got {sample_weight!r}."
+        ) from None
+    if weights.shape != (num_samples,):
+        raise ValueError(
+            f"sample_weight must have shape ({num_samples},), one weight per sample, got shape "
+            f"{weights.shape}."
+        )
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("sample_weight must hold finite numbers >= 0 (no NaN, inf or negative).")
+    if not (weights > 0).any():
+        raise ValueError(
+            "sample_weight is zero for every sample: there is nothing to learn from. Give at "
+            "least one sample a positive weight."
+        )
+    return weights
 
 
 def _check_choice(name, value, choices):

@@ -20,15 +20,19 @@ numerical gradient. So an entry whose gradient is only 1e-4 can show a relative 
 hunt for a bug there.
 
 Checks run in float64 on a copy, so the network, layer or loss you pass in is never changed.
+The copy is of the network as a whole, exactly as it was built. A NaN or an infinity in either
+gradient is a failure, and a check that checked nothing does not pass.
 """
 
 import copy
+import numbers
 
 import numpy as np
 
+from nnlib import _validation as validate
 from nnlib.layers import Dropout, Layer
 from nnlib.losses import Loss
-from nnlib.network import Sequential
+from nnlib.network import Sequential, _check_each_layer_used_once
 
 EXPECTED_ERROR = 1e-7
 
@@ -40,18 +44,59 @@ def numerical_gradient(f, x, eps=1e-6, indices=None):
     and every entry is restored afterwards. ``indices`` (a list of index tuples) limits the work
     to those entries; the others stay 0 in the result.
 
+    x must be a float64 array: a nudge of 1e-6 is lost in an int array, in float16 and mostly in
+    float32 (whose spacing near 1 is 1e-7). For the same reason f must compute in float64.
+
     Returns an array of the shape of x: grad[i] = (f(x + eps e_i) - f(x - eps e_i)) / (2 eps).
     """
+    _check_eps(eps)
+    _check_perturbable(x)
     grad = np.zeros(x.shape, dtype=np.float64)
     for index in np.ndindex(x.shape) if indices is None else indices:
         original = x[index]
         x[index] = original + eps
-        f_plus = f(x)
+        f_plus = _as_float64_number(f(x))
         x[index] = original - eps
-        f_minus = f(x)
+        f_minus = _as_float64_number(f(x))
         x[index] = original
         grad[index] = (f_plus - f_minus) / (2 * eps)
     return grad
+
+
+def _check_eps(eps):
+    validate.check_positive_real("eps", eps, "gradient check", example="1e-6")
+
+
+def _check_perturbable(x):
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        kind = f"an array of dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(
+            f"numerical_gradient nudges x in place by eps, which needs a float64 array; got "
+            f"{kind}, in which a nudge of 1e-6 is rounded away (ints, float16) or badly "
+            f"rounded (float32). Pass x = np.asarray(x, dtype=np.float64) and let f compute in "
+            f"float64."
+        )
+    if not x.flags.writeable:
+        raise ValueError("numerical_gradient perturbs x in place, but x is read-only; pass x.copy().")
+
+
+def _as_float64_number(value):
+    """f's result as a float; a float32 or float16 result would hide the nudge in rounding."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.size != 1:
+            raise ValueError(
+                f"f must return a single number (the loss), got an array of shape {value.shape}."
+            )
+        if np.issubdtype(value.dtype, np.floating) and value.dtype.itemsize < 8:
+            raise TypeError(
+                f"f returned a {value.dtype} number; the difference f(x + eps) - f(x - eps) "
+                f"drowns in its rounding. Compute f in float64 (e.g. a network with "
+                f"dtype=np.float64, or check_gradients, which converts to float64)."
+            )
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"f must return a real number (the loss), got {value!r}.")
+    return float(value)
 
 
 def relative_error(a, b):
@@ -61,7 +106,11 @@ def relative_error(a, b):
 
 
 def _elementwise_relative_error(a, b):
-    return np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
+    """|a - b| / max(1e-8, |a| + |b|), and inf wherever a or b is NaN or infinite: such an entry
+    is never "close" (and NaN would slip through max() and comparisons)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        errors = np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
+    return np.where(np.isfinite(a) & np.isfinite(b), errors, np.inf)
 
 
 class GradientReport:
@@ -88,6 +137,8 @@ class GradientReport:
                 f"{name}: the analytic gradient has shape {analytic.shape}, the parameter "
                 f"{numerical.shape}; backward must return one number per parameter."
             )
+        if indices is not None and len(indices) == 0:
+            raise ValueError(f"{name}: no entries to compare; give at least one index.")
         if indices is None:
             errors = _elementwise_relative_error(analytic, numerical)
             worst_index = np.unravel_index(int(np.argmax(errors)), errors.shape)
@@ -104,7 +155,13 @@ class GradientReport:
 
     @property
     def max_error(self):
+        """The largest relative error; inf if any gradient holds a NaN or an infinity."""
         return max(self.errors.values(), default=0.0)
+
+    @property
+    def num_checked(self):
+        """How many entries were compared, over all arrays."""
+        return sum(self.checked.values())
 
     @property
     def worst(self):
@@ -112,8 +169,9 @@ class GradientReport:
         return max(self.errors, key=self.errors.get) if self.errors else None
 
     def passed(self, tol=None):
-        """True if every relative error is below ``tol`` (default 1e-7)."""
-        return self.max_error < (self.tol if tol is None else tol)
+        """True if at least one entry was checked and every relative error is below ``tol``
+        (default 1e-7); a NaN or an infinity in either gradient fails."""
+        return self.num_checked > 0 and self.max_error < (self.tol if tol is None else tol)
 
     def __str__(self):
         header = ("name", "checked", "max relative error", "")
@@ -133,8 +191,13 @@ class GradientReport:
             )
         lines.append(f"expect < {_short(self.tol)} for a correct gradient; above 1e-4 is almost "
                      f"always a bug (or an input exactly at a kink such as ReLU's 0).")
-        verdict = "PASSED" if self.passed() else "FAILED"
-        lines.append(f"{verdict}: largest relative error {self.max_error:.2e}")
+        if self.num_checked == 0:
+            lines.append("FAILED: nothing was checked")
+        elif self.max_error == np.inf:
+            lines.append("FAILED: a gradient holds NaN or inf (see the worst entry above)")
+        else:
+            verdict = "PASSED" if self.passed() else "FAILED"
+            lines.append(f"{verdict}: largest relative error {self.max_error:.2e}")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -157,11 +220,15 @@ def check_gradients(obj, X, y=None, *, eps=1e-6, sparse=None, rng=None):
     sparse check at most this many randomly chosen entries of each array (None: all of them).
     rng    the ``np.random.Generator`` for G and for choosing entries (default: seed 0).
 
-    Works on a float64 copy of ``obj``; returns a ``GradientReport`` (print it, or call
-    ``.passed()``).
+    Works on a float64 copy of ``obj`` (whatever the dtype of obj and X); returns a
+    ``GradientReport`` (print it, or call ``.passed()``).
     """
-    rng = np.random.default_rng(0) if rng is None else rng
-    X = np.array(X, dtype=np.float64)  # a copy: numerical_gradient perturbs it in place
+    _check_eps(eps)
+    if sparse is not None:
+        validate.check_positive_int("sparse (the number of entries to check per array, or None "
+                                    "for all)", sparse)
+    rng = np.random.default_rng(0) if rng is None else validate.as_generator(rng, "check_gradients")
+    X = _float64_copy_of_input(X)  # a copy: numerical_gradient perturbs it in place
     report = GradientReport(eps)
     if isinstance(obj, Sequential):
         _check_network(obj, X, y, eps, sparse, rng, report)
@@ -177,12 +244,32 @@ def check_gradients(obj, X, y=None, *, eps=1e-6, sparse=None, rng=None):
     return report
 
 
-def _float64_copy(layer):
-    layer = copy.deepcopy(layer)
-    for name in layer.params:
-        layer.params[name] = layer.params[name].astype(np.float64)
-        layer.grads[name] = np.zeros_like(layer.params[name])
-    return layer
+def _float64_copy_of_input(X):
+    if type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError("check_gradients needs a dense X; pass X.toarray().")
+    X = np.array(X)
+    if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)):
+        raise TypeError(f"check_gradients needs X of real numbers, got dtype {X.dtype}.")
+    return X.astype(np.float64)
+
+
+def _float64_copy(obj):
+    """A deep copy of a layer or a whole network (shared objects stay shared), in float64."""
+    obj = copy.deepcopy(obj)
+    converted = {}  # id of an array -> its float64 version, so that shared arrays stay shared
+
+    def as_float64(array, make):
+        if id(array) not in converted:
+            converted[id(array)] = (array, make(array))  # keep array alive: ids stay unique
+        return converted[id(array)][1]
+
+    for layer in obj.layers if isinstance(obj, Sequential) else [obj]:
+        for name in layer.params:
+            layer.grads[name] = as_float64(layer.grads[name],
+                                           lambda grad: np.zeros(grad.shape, dtype=np.float64))
+            layer.params[name] = as_float64(layer.params[name],
+                                            lambda param: param.astype(np.float64))
+    return obj
 
 
 def _sample_indices(shape, sparse, rng):
@@ -215,8 +302,13 @@ def _check_network(network, X, y, eps, sparse, rng, report):
         raise ValueError("check_gradients needs a network with a loss: Sequential(layers, loss=...).")
     if y is None:
         raise ValueError("check_gradients on a network needs the labels y of the batch X.")
-    network = Sequential([_float64_copy(layer) for layer in network.layers],
-                         loss=copy.deepcopy(network.loss))
+    _check_each_layer_used_once(network.layers)
+    if not network.parameters():
+        raise ValueError(
+            "check_gradients: this network has no parameters, so there is nothing to check; to "
+            "check the input gradient of a layer, pass the layer itself: check_gradients(layer, X)."
+        )
+    network = _float64_copy(network)
     rewind = _with_fixed_dropout(network.layers)
 
     def loss_at(_):

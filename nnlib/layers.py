@@ -20,11 +20,25 @@ from nnlib.init import get_initializer
 
 
 class Layer:
-    """Base class. Subclasses override ``forward`` and ``backward``."""
+    """Base class. Subclasses override ``forward`` and ``backward``.
+
+    ``CACHES`` names the attributes in which forward keeps what backward needs. They belong to
+    the last batch only, so pickles and copies leave them out (a pickled model would otherwise
+    carry up to a batch of inputs).
+    """
+
+    CACHES = ()
 
     def __init__(self):
         self.params = {}
         self.grads = {}
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        for name in self.CACHES:
+            if name in state:
+                state[name] = None
+        return state
 
     def forward(self, x, training=False):
         raise NotImplementedError
@@ -72,6 +86,8 @@ class Dense(Layer):
     W starts random (``init``: "he", "xavier", "lecun", "normal", see ``nnlib.init``), b at zero.
     Pass ``rng`` (a ``np.random.Generator``) to get the same weights every time.
     """
+
+    CACHES = ("_input",)
 
     def __init__(self, in_features, out_features, *, rng=None, init="he", dtype=np.float32):
         super().__init__()
@@ -143,6 +159,8 @@ class ReLU(Layer):
     is then a plain float product, about twice as fast as multiplying by booleans.
     """
 
+    CACHES = ("_mask",)
+
     def __init__(self):
         super().__init__()
         self._mask = None
@@ -157,6 +175,8 @@ class ReLU(Layer):
 
 class LeakyReLU(Layer):
     """x where x > 0, else alpha * x. Backward: gradient times 1 or alpha (lesson 02)."""
+
+    CACHES = ("_positive",)
 
     def __init__(self, alpha=0.01):
         super().__init__()
@@ -181,6 +201,8 @@ class LeakyReLU(Layer):
 class Sigmoid(Layer):
     """a = sigmoid(x). Backward uses the cached output: dL/dx = g * a * (1 - a) (lesson 02)."""
 
+    CACHES = ("_output",)
+
     def __init__(self):
         super().__init__()
         self._output = None
@@ -196,6 +218,8 @@ class Sigmoid(Layer):
 
 class Tanh(Layer):
     """a = tanh(x). Backward uses the cached output: dL/dx = g * (1 - a^2) (lesson 02)."""
+
+    CACHES = ("_output",)
 
     def __init__(self):
         super().__init__()
@@ -220,6 +244,8 @@ class Softmax(Layer):
     With ``SoftmaxCrossEntropy`` you do not need this layer: that loss takes logits.
     """
 
+    CACHES = ("_output",)
+
     def __init__(self):
         super().__init__()
         self._output = None
@@ -241,6 +267,8 @@ class Dropout(Layer):
     ``rng`` draws the masks. Without one, ``Sequential.fit`` hands the layer the generator it was
     given, so that training stays reproducible.
     """
+
+    CACHES = ("_mask",)
 
     def __init__(self, rate, rng=None):
         super().__init__()

@@ -88,6 +88,33 @@ def _check_class_ids(y, num_classes, loss_name):
     return y
 
 
+# Rounding may put a probability a hair outside [0, 1]; anything further out is not one.
+PROBABILITY_SLACK = 1e-6
+
+
+def _check_probabilities(probabilities, loss_name, remedy):
+    """Refuse outputs outside [0, 1]: a log of a clipped logit is a number, but not a loss.
+
+    NaN is left alone here: during training it means divergence, which fit reports itself.
+    """
+    if probabilities.size == 0:
+        return
+    low, high = np.min(probabilities), np.max(probabilities)
+    if low < -PROBABILITY_SLACK or high > 1 + PROBABILITY_SLACK:
+        raise ValueError(
+            f"{loss_name} expects probabilities in [0, 1], but the output has values from "
+            f"{low:.4g} to {high:.4g}: these look like raw scores (logits). {remedy}"
+        )
+
+
+def _check_nonnegative_targets(targets, loss_name):
+    if targets.size and np.min(targets) < 0:
+        raise ValueError(
+            f"{loss_name}: target rows must be probabilities >= 0 (one-hot rows, or rows scaled "
+            f"by a sample weight), got a smallest value of {np.min(targets):.4g}."
+        )
+
+
 class Loss:
     """Base class: subclasses implement ``forward`` and ``backward``."""
 
@@ -107,6 +134,13 @@ class Loss:
     def get_config(self):
         """A JSON-able description: the class name and the constructor arguments."""
         return {"class_name": type(self).__name__}
+
+    def __getstate__(self):
+        """Pickles and copies leave out the cache of the last batch (outputs, labels)."""
+        state = dict(self.__dict__)
+        if "_cache" in state:
+            state["_cache"] = None
+        return state
 
     def __repr__(self):
         arguments = {k: v for k, v in self.get_config().items() if k != "class_name"}
@@ -163,15 +197,21 @@ class BinaryCrossEntropy(Loss):
 
     p is clipped into [1e-7, 1 - 1e-7] so that the loss and the gradient stay finite.
     y: (N,) or (N, 1) of 0/1; output: (N,) or (N, 1). After a Sigmoid layer the chain rule
-    turns the gradient into the simple (p - y) / N.
+    turns the gradient into the simple (p - y) / N. Outputs outside [0, 1] (logits) and labels
+    other than 0 and 1 are refused: they give numbers that are not a loss (even negative ones).
     """
+
+    REMEDY = ("End the network with a Sigmoid() layer, whose outputs are probabilities, "
+              "before BinaryCrossEntropy.")
 
     def __init__(self):
         self._cache = None
 
     def forward(self, output, y):
         probabilities = _as_2d_output(output, "BinaryCrossEntropy")
+        _check_probabilities(probabilities, "BinaryCrossEntropy", self.REMEDY)
         targets = _targets_like(probabilities, y, "BinaryCrossEntropy")
+        _check_binary_labels(targets)
         clipped = np.clip(probabilities, EPSILON, 1 - EPSILON)
         self._cache = (clipped, targets, np.shape(output))
         per_entry = targets * np.log(clipped) + (1 - targets) * np.log1p(-clipped)
@@ -182,6 +222,21 @@ class BinaryCrossEntropy(Loss):
         clipped, targets, output_shape = self._cache
         grad = (clipped - targets) / (clipped * (1 - clipped)) / clipped.shape[0]
         return grad.reshape(output_shape)
+
+    def predict_proba(self, output):
+        output = np.asarray(output)
+        _check_probabilities(output, "BinaryCrossEntropy", self.REMEDY)
+        return output
+
+
+def _check_binary_labels(targets):
+    is_binary = (targets == 0) | (targets == 1)
+    if not is_binary.all():
+        wrong = np.unique(targets[~is_binary])
+        raise ValueError(
+            f"BinaryCrossEntropy expects labels 0 or 1, got {wrong[:5].tolist()}; for more than "
+            f"two classes use SoftmaxCrossEntropy with class ids 0..C-1 and one output per class."
+        )
 
 
 def binary_cross_entropy(probabilities, y):
@@ -197,16 +252,21 @@ class CrossEntropy(Loss):
         L = -1/N * sum_n sum_c y_nc log p_nc          dL/dp = -y / p / N
 
     p is clipped into [1e-7, 1] before the log and in the gradient, so both stay finite when a
-    probability is exactly 0. Prefer ``SoftmaxCrossEntropy`` on logits: it is more accurate and
-    its gradient is simpler.
+    probability is exactly 0. Outputs outside [0, 1] (logits) are refused. Prefer
+    ``SoftmaxCrossEntropy`` on logits: it is more accurate and its gradient is simpler.
     """
+
+    REMEDY = ("End the network with a Softmax() layer, or drop it and use SoftmaxCrossEntropy(), "
+              "which takes the logits directly.")
 
     def __init__(self):
         self._cache = None
 
     def forward(self, output, y):
         probabilities = _as_2d_output(output, "CrossEntropy")
+        _check_probabilities(probabilities, "CrossEntropy", self.REMEDY)
         targets = _targets_like(probabilities, y, "CrossEntropy")
+        _check_nonnegative_targets(targets, "CrossEntropy")
         clipped = np.clip(probabilities, EPSILON, 1.0)
         self._cache = (clipped, targets)
         return float(0.0 - np.sum(targets * np.log(clipped)) / clipped.shape[0])
@@ -215,6 +275,11 @@ class CrossEntropy(Loss):
         self._require_forward(self._cache)
         clipped, targets = self._cache
         return -targets / clipped / clipped.shape[0]
+
+    def predict_proba(self, output):
+        output = np.asarray(output)
+        _check_probabilities(output, "CrossEntropy", self.REMEDY)
+        return output
 
 
 def cross_entropy(probabilities, y):
@@ -234,6 +299,14 @@ class SoftmaxCrossEntropy(Loss):
 
     label_smoothing = s replaces the one-hot target by (1 - s) * y + s / C, which stops the
     network from pushing logits towards infinity to become ever more certain.
+
+    Target rows (N, C) need not sum to 1: a row w * y weighs that sample's loss by w (this is how
+    ``MLPClassifier`` applies ``sample_weight``). The gradient is then (p * w - w * y) / N, since
+    the softmax's own sum is 1: in general dL/dz_n = (p_n * sum_c y_nc - y_n) / N.
+
+    The output needs at least two columns: the softmax of one number is always 1, so a one-unit
+    output would have loss 0 and learn nothing. For two classes, give the last Dense layer two
+    units, or end with one Sigmoid unit and ``BinaryCrossEntropy``.
     """
 
     def __init__(self, label_smoothing=0.0):
@@ -244,6 +317,7 @@ class SoftmaxCrossEntropy(Loss):
 
     def forward(self, output, y):
         logits = _as_2d_output(output, "SoftmaxCrossEntropy")
+        _check_several_columns(logits)
         num_samples, num_classes = logits.shape
         # log p = shifted - log(sum exp(shifted)), with shifted = z - max z: see log_softmax
         shifted = logits - logits.max(axis=1, keepdims=True)
@@ -261,6 +335,7 @@ class SoftmaxCrossEntropy(Loss):
             picked = shifted[np.arange(num_samples), class_ids]
             return float((np.sum(log_sums) - np.sum(picked)) / num_samples)
         targets = _targets_like(logits, y, "SoftmaxCrossEntropy")
+        _check_nonnegative_targets(targets, "SoftmaxCrossEntropy")
         if self.label_smoothing:
             targets = (1 - self.label_smoothing) * targets + self.label_smoothing / num_classes
         self._cache = (probabilities, targets)
@@ -274,17 +349,30 @@ class SoftmaxCrossEntropy(Loss):
         if targets.ndim == 1:  # class ids: subtract 1 at the true class
             grad = probabilities.copy()
             grad[np.arange(num_samples), targets] -= 1
-        else:
-            grad = probabilities - targets
+        else:  # rows of any total (sample weights): p * row total - y
+            grad = probabilities * targets.sum(axis=1, keepdims=True)
+            grad -= targets
         grad *= 1.0 / num_samples
         return grad
 
     def predict_proba(self, output):
         """The network outputs logits; the probabilities are their softmax."""
+        _check_several_columns(_as_2d_output(output, "SoftmaxCrossEntropy"))
         return np.exp(log_softmax(output))
 
     def get_config(self):
         return {"class_name": type(self).__name__, "label_smoothing": self.label_smoothing}
+
+
+def _check_several_columns(logits):
+    if logits.shape[1] < 2:
+        raise ValueError(
+            "SoftmaxCrossEntropy needs at least two output columns (one per class), but the "
+            "network gives 1: the softmax of a single number is always 1, so the loss would be 0 "
+            "and every prediction the same. For two classes, either give the last Dense layer 2 "
+            "units (labels 0/1 stay as they are), or end with Dense(..., 1) and Sigmoid() and use "
+            "BinaryCrossEntropy()."
+        )
 
 
 def softmax_cross_entropy(logits, y):

@@ -17,6 +17,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
+from nnlib import _validation as validate
 from nnlib.layers import Dense, Dropout, Layer
 
 
@@ -96,6 +97,7 @@ class Sequential:
                     f"Sequential: item {index} is {layer!r}, not a layer; build the network from "
                     f"nnlib.layers objects such as Dense(784, 128) and ReLU()."
                 )
+        _check_each_layer_used_once(layers)
         self._check_sizes_fit(layers)
         self.layers = layers
         self.loss = loss
@@ -194,28 +196,46 @@ class Sequential:
 
     # --- prediction -----------------------------------------------------------------------------
 
-    def _as_input(self, X):
-        X = np.asarray(X)
-        if X.ndim == 1:
-            raise ValueError(
-                f"Expected a batch of samples (N, features), got a 1-D array of shape {X.shape}; "
-                f"for a single sample use X.reshape(1, -1)."
-            )
-        if X.dtype != self.dtype:
-            X = X.astype(self.dtype)  # cast once here, not once per batch
-        return X
+    def _as_input(self, X, name="X"):
+        """The one check of inputs for fit, predict, predict_proba and evaluate: a dense array
+        (N, features) of finite numbers, cast once to the network's dtype (not once per batch)."""
+        return validate.as_samples(X, name, dtype=self.dtype)
+
+    def _as_dataset(self, X, y, name="X", labels_name="y"):
+        """Inputs as ``_as_input`` checks them, and one finite label (or row) per sample."""
+        X = self._as_input(X, name)
+        return X, validate.as_labels(y, len(X), labels_name, samples_name=name)
 
     def predict_proba(self, X, batch_size=1024):
         """Class probabilities (N, C) in evaluation mode, computed batch_size rows at a time to
         bound the memory. Uses the loss's ``predict_proba`` (softmax for logits)."""
         outputs = self._forward_in_batches(self._as_input(X), batch_size)
+        self._check_outputs_finite(outputs)
         return outputs if self.loss is None else self.loss.predict_proba(outputs)
 
     def _forward_in_batches(self, X, batch_size):
-        if len(X) == 0:
-            raise ValueError("Got an empty input (0 samples).")
+        batch_size = validate.check_positive_int("batch_size", batch_size)
         return np.concatenate([self.forward(X[start:start + batch_size])
                                for start in range(0, len(X), batch_size)])
+
+    def _check_outputs_finite(self, outputs):
+        """Finite inputs gave NaN or inf: say whether the weights or the scale is to blame."""
+        if np.isfinite(outputs).all():
+            return
+        broken = [name for name, value in self.parameters().items()
+                  if not np.isfinite(value).all()]
+        if broken:
+            raise ValueError(
+                f"The network's parameters {broken} contain NaN or infinite values, so its "
+                f"outputs mean nothing; train it again (with a smaller learning rate if training "
+                f"diverged) or load a saved copy."
+            )
+        bad_rows = np.flatnonzero(~np.isfinite(outputs.reshape(len(outputs), -1)).all(axis=1))
+        raise ValueError(
+            f"The network's outputs overflowed to inf or NaN for {bad_rows.size} rows (the "
+            f"first: {bad_rows[:5].tolist()}); scale the inputs to about -1..1 (e.g. divide "
+            f"pixel values by 255)."
+        )
 
     def predict(self, X, batch_size=1024):
         """Predicted class ids (N,): the arg-max, or probability >= 0.5 for a single output."""
@@ -223,13 +243,16 @@ class Sequential:
 
     def evaluate(self, X, y, batch_size=1024):
         """(loss, accuracy) on the data set, in evaluation mode (dropout off)."""
-        loss_function = self._require_loss("evaluate")
-        X = self._as_input(X)
-        _check_same_length(X, y)
+        self._require_loss("evaluate")
+        X, y = self._as_dataset(X, y)
         outputs = self._forward_in_batches(X, batch_size)
-        loss = loss_function.forward(outputs, y)
-        correct = _count_correct(loss_function.predict_proba(outputs), y)
-        return loss, correct / len(X)
+        self._check_outputs_finite(outputs)
+        return self._loss_and_accuracy(outputs, y)
+
+    def _loss_and_accuracy(self, outputs, y):
+        loss = self.loss.forward(outputs, y)
+        correct = _count_correct(self.loss.predict_proba(outputs), y)
+        return loss, correct / len(outputs)
 
     # --- training -------------------------------------------------------------------------------
 
@@ -249,6 +272,10 @@ class Sequential:
         stops; the reason is printed (whatever ``verbose`` says) and stored in
         ``history.stopped_reason``.
 
+        An optimiser keeps memory of the network it trains (moments, its step count): fit refuses
+        one that has already taken steps for another network. Give each network its own
+        optimiser, or call ``optimizer.reset()`` to start it afresh.
+
         For speed, the optimiser updates all weights as one array: during fit it receives
         {"W": every weight, "b": every bias} (see ``_ContiguousParameters``), and its state
         is kept under those two names.
@@ -256,20 +283,18 @@ class Sequential:
         from nnlib.optimizers import Adam
 
         self._require_loss("fit")
-        X = self._as_input(X)
-        y = np.asarray(y)
-        _check_same_length(X, y)
-        _check_finite("X", X)
-        _check_finite("y", y)
-        _check_positive_int("epochs", epochs)
-        _check_positive_int("batch_size", batch_size)
+        _check_each_layer_used_once(self.layers)  # again: self.layers may have been edited
+        X, y = self._as_dataset(X, y)
+        validate.check_positive_int("epochs", epochs)
+        validate.check_positive_int("batch_size", batch_size)
         if validation_data is not None:
-            X_val, y_val = validation_data
-            X_val = self._as_input(X_val)
-            _check_same_length(X_val, y_val)
-            _check_finite("validation X", X_val)
-        optimizer = Adam(1e-3) if optimizer is None else optimizer
-        rng = np.random.default_rng() if rng is None else rng
+            X_val, y_val = self._as_dataset(*_as_pair(validation_data),
+                                            "validation X", "validation y")
+        optimizer = validate.check_optimizer(Adam(1e-3) if optimizer is None else optimizer, "fit")
+        rng = validate.as_generator(rng, "fit")
+        callbacks = validate.as_callbacks(callbacks, "fit")
+        if hasattr(optimizer, "attach"):  # nnlib's optimizers: one network each (see above)
+            optimizer.attach(self)
         for layer in self.layers:
             if isinstance(layer, Dropout) and layer.rng is None:
                 layer.rng = rng
@@ -349,7 +374,7 @@ class Sequential:
     def _guarded_evaluate(self, X, y):
         try:
             with np.errstate(over="raise", invalid="raise", divide="raise"):
-                return self.evaluate(X, y)
+                return self._loss_and_accuracy(self._forward_in_batches(X, 1024), y)
         except FloatingPointError as error:
             raise _Diverged(f"the numbers overflowed on the validation data ({error}).") from None
 
@@ -461,33 +486,34 @@ def _count_correct(probabilities, y):
     return int(np.count_nonzero(predicted == y.reshape(-1)))
 
 
-def _check_same_length(X, y):
-    if len(X) != len(y):
-        raise ValueError(
-            f"X has {len(X)} samples but y has {len(y)} labels; they must match one to one."
-        )
+def _check_each_layer_used_once(layers):
+    """Refuse a layer object that appears at several positions.
 
-
-def _check_finite(name, values):
-    """Refuse NaN or infinite inputs up front: training would only report a diverging loss."""
-    if not np.issubdtype(values.dtype, np.floating):
-        return
-    # One pass and no temporary array: the sum is finite exactly when every value is (short of
-    # values near 1e308). inf + -inf would warn "invalid value"; here it only means "not finite".
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = np.sum(values, dtype=np.float64)
-    if not np.isfinite(total):
-        bad_rows = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
-        if bad_rows.size:
+    A layer caches its input during forward for its backward pass; used twice, its second use
+    overwrites the cache of the first, and backward then computes the first position's gradient
+    from the wrong numbers -- silently.
+    """
+    positions = {}
+    for index, layer in enumerate(layers):
+        positions.setdefault(id(layer), []).append(index)
+    for indices in positions.values():
+        if len(indices) > 1:
+            layer = layers[indices[0]]
+            call = f"{type(layer).__name__}({'...' if layer.params else ''})"
             raise ValueError(
-                f"{name} contains NaN or infinite values in {bad_rows.size} rows (the first: "
-                f"{bad_rows[:5].tolist()}); remove or replace them before training."
+                f"Sequential: the same {layer!r} object is used at positions {indices}. A layer "
+                f"remembers its last forward pass for backward, so it can stand at one position "
+                f"only; create a new instance for each position (write {call} at each place "
+                f"instead of reusing one object)."
             )
 
 
-def _check_positive_int(name, value):
-    if not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+def _as_pair(validation_data):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise ValueError(
+            "validation_data must be a pair (X_val, y_val), e.g. validation_data=(X_val, y_val)."
+        )
+    return validation_data
 
 
 def _postfix(history):

@@ -16,12 +16,20 @@ L2 regularisation, not the decoupled AdamW.
 
 ``learning_rate`` is a number or a schedule: any callable step -> rate, where step counts the
 updates already made (0 for the first). ``StepDecay``, ``ExponentialDecay`` and
-``CosineWithWarmup`` below are such callables.
+``CosineWithWarmup`` below are such callables. They check their arguments when they are
+created: a negative, complex or infinite rate would make training climb the loss without error.
+
+An optimiser with memory belongs to one network: ``Sequential.fit`` refuses an optimiser that has
+already taken steps for another network (its moments and step count would carry over). Create
+one optimiser per network, or call ``reset()`` first.
 """
 
 import math
+import numbers
 
 import numpy as np
+
+from nnlib._validation import check_positive_int, check_positive_real, check_real_in
 
 # --- learning-rate schedules --------------------------------------------------------------------
 
@@ -29,8 +37,9 @@ class StepDecay:
     """lr(step) = initial * gamma ** (step // step_size): divide by 1/gamma every step_size steps."""
 
     def __init__(self, initial, step_size, gamma=0.1):
-        if step_size < 1:
-            raise ValueError(f"StepDecay: step_size must be at least 1, got {step_size}.")
+        check_positive_real("initial", initial, "StepDecay")
+        check_positive_int("StepDecay: step_size", step_size)
+        check_real_in("gamma", gamma, 0, 1, "StepDecay", low_open=True)
         self.initial, self.step_size, self.gamma = initial, step_size, gamma
 
     def __call__(self, step):
@@ -45,8 +54,9 @@ class ExponentialDecay:
     decay_steps steps."""
 
     def __init__(self, initial, decay_rate, decay_steps):
-        if decay_steps <= 0:
-            raise ValueError(f"ExponentialDecay: decay_steps must be positive, got {decay_steps}.")
+        check_positive_real("initial", initial, "ExponentialDecay")
+        check_real_in("decay_rate", decay_rate, 0, 1, "ExponentialDecay", low_open=True)
+        check_positive_real("decay_steps", decay_steps, "ExponentialDecay", example="1000")
         self.initial, self.decay_rate, self.decay_steps = initial, decay_rate, decay_steps
 
     def __call__(self, step):
@@ -67,9 +77,13 @@ class CosineWithWarmup:
     """
 
     def __init__(self, peak, total_steps, warmup_steps=0, final=0.0):
-        if not 0 <= warmup_steps < total_steps:
+        check_positive_real("peak", peak, "CosineWithWarmup")
+        check_real_in("final", final, 0, peak, "CosineWithWarmup")
+        check_positive_int("CosineWithWarmup: total_steps", total_steps)
+        whole = isinstance(warmup_steps, numbers.Integral) and not isinstance(warmup_steps, bool)
+        if not (whole and 0 <= warmup_steps < total_steps):
             raise ValueError(
-                f"CosineWithWarmup: need 0 <= warmup_steps < total_steps, got "
+                f"CosineWithWarmup: need whole numbers 0 <= warmup_steps < total_steps, got "
                 f"warmup_steps={warmup_steps}, total_steps={total_steps}."
             )
         self.peak, self.total_steps = peak, total_steps
@@ -88,6 +102,18 @@ class CosineWithWarmup:
 
 # --- optimisers ---------------------------------------------------------------------------------
 
+def _check_eps(eps, where):
+    """eps keeps grad / (sqrt(average of grad^2) + eps) finite for a unit whose gradients are all
+    0; with eps = 0 that is 0 / 0."""
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)) \
+            or not 0 < eps < math.inf:
+        raise ValueError(
+            f"{where}: eps must be a small positive number such as 1e-8, got {eps!r}; with eps=0 "
+            f"a parameter whose gradient stays 0 (a dead unit) gives 0/0 = NaN."
+        )
+    return eps
+
+
 def _is_weight(name):
     return name == "W" or name.endswith(".W")
 
@@ -99,29 +125,60 @@ class Optimizer:
     """
 
     def __init__(self, learning_rate, *, weight_decay=0.0, l1=0.0):
-        if not callable(learning_rate) and not learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {learning_rate}.")
-        if weight_decay < 0 or l1 < 0:
-            raise ValueError(
-                f"weight_decay and l1 must be >= 0, got weight_decay={weight_decay}, l1={l1}."
-            )
+        where = type(self).__name__
+        if not callable(learning_rate):
+            check_positive_real("learning_rate", learning_rate, where)
+        for name, value in (("weight_decay", weight_decay), ("l1", l1)):
+            check_real_in(name, value, 0, math.inf, where)
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.l1 = l1
         self.iterations = 0  # number of steps taken so far
         self.state = {}      # name -> dict of arrays (velocity, averages, ...)
+        self._network = None  # the network that fit trains with this optimiser
 
     def current_learning_rate(self):
         """The learning rate of the next step (evaluates the schedule, if there is one)."""
-        if callable(self.learning_rate):
-            return float(self.learning_rate(self.iterations))
-        return float(self.learning_rate)
+        if not callable(self.learning_rate):
+            return float(self.learning_rate)
+        rate = self.learning_rate(self.iterations)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
+                or not 0 <= rate < math.inf:
+            raise ValueError(
+                f"The learning-rate schedule {self.learning_rate!r} gave {rate!r} at step "
+                f"{self.iterations}; a learning rate must be a real number >= 0 (a negative one "
+                f"climbs the loss)."
+            )
+        return float(rate)
+
+    def attach(self, network):
+        """Called by ``Sequential.fit``: remember the network, refuse a second one.
+
+        The rule: an optimiser that has taken steps belongs to the network it took them for.
+        Training another network with it would carry over its moments and its step count (and
+        so its place in a schedule), so fit refuses; ``reset()`` makes it free again.
+        """
+        if self._network is not None and self._network is not network and self.iterations:
+            raise ValueError(
+                f"This {type(self).__name__} has already taken {self.iterations} steps for "
+                f"another network; its memory (moments, step count) belongs to those weights. "
+                f"Give each network its own optimizer, e.g. optimizer={type(self).__name__}"
+                f"({self.learning_rate!r}), or call optimizer.reset() to start it afresh."
+            )
+        self._network = network
 
     def step(self, params, grads):
         """Update every array of ``params`` in place from the matching array of ``grads``."""
         learning_rate = self.current_learning_rate()
         for name, param in params.items():
-            grad = grads[name]
+            try:
+                grad = grads[name]
+            except KeyError:
+                raise KeyError(
+                    f"grads has no entry {name!r} for the parameter {name!r}; params and grads "
+                    f"must have the same names, e.g. network.parameters() and "
+                    f"network.gradients() (grads has {sorted(grads)})."
+                ) from None
             if grad.shape != param.shape:
                 raise ValueError(
                     f"Gradient {name!r} has shape {grad.shape}, its parameter {param.shape}."
@@ -151,9 +208,10 @@ class Optimizer:
         raise NotImplementedError
 
     def reset(self):
-        """Forget the state and the step count (e.g. before training a new network)."""
+        """Forget the state, the step count and the network (e.g. before training a new one)."""
         self.iterations = 0
         self.state = {}
+        self._network = None
 
     def __repr__(self):
         return f"{type(self).__name__}(learning_rate={self.learning_rate!r})"
@@ -204,7 +262,7 @@ class AdaGrad(Optimizer):
 
     def __init__(self, learning_rate=0.01, eps=1e-8, *, weight_decay=0.0, l1=0.0):
         super().__init__(learning_rate, weight_decay=weight_decay, l1=l1)
-        self.eps = eps
+        self.eps = _check_eps(eps, "AdaGrad")
 
     def update(self, name, param, grad, learning_rate):
         cache = self._state_for(name, param, "cache")["cache"]
@@ -224,7 +282,7 @@ class RMSProp(Optimizer):
         if not 0.0 <= rho < 1.0:
             raise ValueError(f"rho must lie in [0, 1), got {rho}.")
         self.rho = rho
-        self.eps = eps
+        self.eps = _check_eps(eps, "RMSProp")
 
     def update(self, name, param, grad, learning_rate):
         cache = self._state_for(name, param, "cache")["cache"]
@@ -257,7 +315,7 @@ class Adam(Optimizer):
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{name} must lie in [0, 1), got {beta}.")
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.beta1, self.beta2, self.eps = beta1, beta2, _check_eps(eps, "Adam")
 
     def update(self, name, param, grad, learning_rate):
         state = self._state_for(name, param, "grad_sum", "square_sum", "scratch")

@@ -151,3 +151,57 @@ def test_config_round_trip():
     assert isinstance(rebuilt, SoftmaxCrossEntropy) and rebuilt.label_smoothing == 0.05
     with pytest.raises(ValueError, match="known losses"):
         loss_from_config({"class_name": "Hinge"})
+
+
+# --- hardening (issue 8) --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("output", [RNG.normal(size=(N, 1)), RNG.normal(size=N)],
+                         ids=["(N, 1)", "(N,)"])
+def test_softmax_cross_entropy_refuses_a_single_output_column(output):
+    # Today: the softmax of one logit is 1, so the loss is exactly 0 and nothing is learned.
+    with pytest.raises(ValueError, match=r"at least two output columns.*BinaryCrossEntropy"):
+        SoftmaxCrossEntropy().forward(output, np.array([0, 1, 1, 0, 1, 0]))
+    with pytest.raises(ValueError, match="at least two output columns"):
+        SoftmaxCrossEntropy().predict_proba(output)
+
+
+@pytest.mark.parametrize("loss, output, labels, remedy", [
+    (CrossEntropy(), LOGITS, LABELS, r"Softmax\(\).*SoftmaxCrossEntropy\(\)"),
+    (CrossEntropy(), PROBS + 1.0, LABELS, r"Softmax\(\)"),
+    (BinaryCrossEntropy(), LOGITS[:, :1], np.array([0, 1, 1, 0, 1, 0]), r"Sigmoid\(\)"),
+])
+def test_probability_losses_refuse_values_outside_0_1(loss, output, labels, remedy):
+    with pytest.raises(ValueError, match=r"expects probabilities in \[0, 1\].*logits.*" + remedy):
+        loss.forward(output, labels)
+    with pytest.raises(ValueError, match=r"expects probabilities in \[0, 1\]"):
+        loss.predict_proba(output)
+
+
+@pytest.mark.parametrize("labels", [np.array([0, 1, 2, 0, 1, 0]), np.array([0, -1, 1, 0, 1, 0]),
+                                    np.array([0, 0.5, 1, 0, 1, 0])])
+def test_binary_cross_entropy_refuses_labels_other_than_0_and_1(labels):
+    # Today: labels 2 and -1 give a negative "loss".
+    probabilities = RNG.uniform(0.1, 0.9, size=(N, 1))
+    with pytest.raises(ValueError, match=r"expects labels 0 or 1, got \[-?[0-9.]+\]"):
+        BinaryCrossEntropy().forward(probabilities, labels)
+
+
+def test_negative_targets_are_refused():
+    with pytest.raises(ValueError, match="target rows must be probabilities >= 0"):
+        SoftmaxCrossEntropy().forward(LOGITS, ONE_HOT - 0.5)
+    with pytest.raises(ValueError, match="target rows must be probabilities >= 0"):
+        CrossEntropy().forward(PROBS, ONE_HOT - 0.5)
+
+
+def test_softmax_cross_entropy_gradient_is_right_for_rows_scaled_by_sample_weights():
+    # A row w * one_hot weighs that sample by w; the fused gradient is then p * w - w * y, not
+    # p - w * y (which is what today's backward returns).
+    weights = np.array([0.5, 2.0, 1.0, 3.0, 0.0, 1.5])
+    targets = weights[:, None] * ONE_HOT
+    loss = SoftmaxCrossEntropy()
+    value = loss.forward(LOGITS, targets)
+    per_sample = -np.log(PROBS[np.arange(N), LABELS])
+    assert value == pytest.approx(np.sum(weights * per_sample) / N, rel=1e-12)
+    np.testing.assert_allclose(loss.backward(), weights[:, None] * (PROBS - ONE_HOT) / N,
+                               rtol=1e-12, atol=1e-15)
+    assert gradcheck.check_gradients(loss, LOGITS, targets).passed(1e-7)

@@ -314,3 +314,158 @@ def test_training_errors_are_explained():
     X[[3, 7], 1] = [np.nan, np.inf]
     with pytest.raises(ValueError, match=r"NaN or infinite values in 2 rows \(the first: \[3, 7\]\)"):
         small_network(rng).fit(X, y, verbose=0)
+
+
+# --- hardening: silent wrong answers and misuse are refused (issue 8) -----------------------------
+
+def test_a_layer_object_used_twice_is_refused_with_its_positions():
+    relu = ReLU()
+    with pytest.raises(ValueError, match=r"same ReLU\(\) object is used at positions \[1, 3\].*"
+                                         r"create a new instance for each position"):
+        Sequential([Dense(2, 4), relu, Dense(4, 4), relu, Dense(4, 2)], loss=SoftmaxCrossEntropy())
+    dense = Dense(4, 4)
+    with pytest.raises(ValueError, match=r"positions \[0, 1\].*Dense\(\.\.\.\)"):
+        Sequential([dense, dense])
+
+
+def test_a_layer_shared_after_construction_is_refused_by_fit_and_the_gradient_check():
+    # Today's symptom: the first ReLU's gradient comes from the second one's cache, fit trains on
+    # it silently, and a layer-by-layer copy in the checker un-shares the layers and says PASSED.
+    rng = np.random.default_rng(20)
+    network = Sequential([Dense(3, 4, rng=rng, dtype=np.float64), ReLU(),
+                          Dense(4, 4, rng=rng, dtype=np.float64), ReLU(),
+                          Dense(4, 3, rng=rng, dtype=np.float64)], loss=SoftmaxCrossEntropy())
+    network.layers[3] = network.layers[1]
+    X, y = signed_inputs(rng, (6, 3)), rng.integers(0, 3, size=6)
+    with pytest.raises(ValueError, match=r"positions \[1, 3\]"):
+        network.fit(X, y, epochs=1, verbose=0, rng=rng)
+    with pytest.raises(ValueError, match=r"positions \[1, 3\]"):
+        gradcheck.check_gradients(network, X, y)
+
+
+def test_softmax_cross_entropy_on_one_output_unit_is_refused_with_the_alternatives():
+    rng = np.random.default_rng(21)
+    network = Sequential([Dense(2, 4, rng=rng), Tanh(), Dense(4, 1, rng=rng)],
+                         loss=SoftmaxCrossEntropy())
+    message = r"at least two output columns.*2 units.*Sigmoid\(\).*BinaryCrossEntropy\(\)"
+    with pytest.raises(ValueError, match=message):
+        network.fit(XOR_X, XOR_Y, epochs=1, verbose=0, rng=rng)
+    with pytest.raises(ValueError, match=message):
+        network.predict(XOR_X)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "evaluate"])
+def test_prediction_refuses_non_finite_inputs_and_names_the_rows(method):
+    rng = np.random.default_rng(22)
+    network = small_network(rng)
+    X = rng.normal(size=(6, 3))
+    X[1, 0], X[4, 2] = np.nan, -np.inf
+    arguments = (X, rng.integers(0, 3, size=6)) if method == "evaluate" else (X,)
+    with pytest.raises(ValueError, match=r"NaN or infinite values in 2 rows \(the first: \[1, 4\]\)"):
+        getattr(network, method)(*arguments)
+
+
+@pytest.mark.parametrize("method", ["predict", "evaluate"])
+def test_a_nan_weight_is_reported_instead_of_predicting_class_0(method):
+    rng = np.random.default_rng(23)
+    network = small_network(rng)
+    network.parameters()["2.W"][0, 0] = np.nan
+    X, y = rng.normal(size=(6, 3)), rng.integers(0, 3, size=6)
+    arguments = (X, y) if method == "evaluate" else (X,)
+    with pytest.raises(ValueError, match=r"parameters \['2.W'\] contain NaN"):
+        getattr(network, method)(*arguments)
+
+
+def test_probability_losses_refuse_logits_in_predict_proba():
+    rng = np.random.default_rng(24)
+    network = Sequential([Dense(3, 4, rng=rng), Tanh(), Dense(4, 3, rng=rng)], loss=CrossEntropy())
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\].*Softmax\(\)"):
+        network.predict_proba(5 * rng.normal(size=(8, 3)))
+
+
+def test_nan_in_the_validation_labels_is_refused():
+    rng = np.random.default_rng(25)
+    network = Sequential([Dense(3, 4, rng=rng), Tanh(), Dense(4, 1, rng=rng)], loss=MSE())
+    X, y = rng.normal(size=(10, 3)), rng.normal(size=(10, 1))
+    y_val = y[:4].copy()
+    y_val[2] = np.nan
+    with pytest.raises(ValueError, match=r"validation y contains NaN or infinite values in 1 rows "
+                                         r"\(the first: \[2\]\)"):
+        network.fit(X, y, epochs=1, validation_data=(X[:4], y_val), verbose=0, rng=rng)
+
+
+def test_fit_on_zero_samples_is_explained():
+    rng = np.random.default_rng(26)
+    with pytest.raises(ValueError, match=r"X has 0 samples.*at least one"):
+        small_network(rng).fit(np.zeros((0, 3)), np.zeros(0, dtype=int), verbose=0, rng=rng)
+
+
+def test_an_optimizer_that_trained_one_network_is_refused_for_another_until_reset():
+    rng = np.random.default_rng(27)
+    X, y = rng.normal(size=(20, 3)), rng.integers(0, 3, size=20)
+    optimizer = Adam(1e-2)
+    first, second = small_network(rng), small_network(rng)
+    first.fit(X, y, epochs=1, optimizer=optimizer, verbose=0, rng=rng)
+    first.fit(X, y, epochs=1, optimizer=optimizer, verbose=0, rng=rng)  # continuing is fine
+    with pytest.raises(ValueError, match=r"already taken 2 steps for another network.*"
+                                         r"own optimizer.*reset\(\)"):
+        second.fit(X, y, epochs=1, optimizer=optimizer, verbose=0, rng=rng)
+    # After reset the second network trains exactly as with a brand-new optimizer.
+    twin, again = small_network(np.random.default_rng(1)), small_network(np.random.default_rng(1))
+    optimizer.reset()
+    again.fit(X, y, epochs=2, optimizer=optimizer, verbose=0, rng=np.random.default_rng(5))
+    twin.fit(X, y, epochs=2, optimizer=Adam(1e-2), verbose=0, rng=np.random.default_rng(5))
+    for name, value in twin.parameters().items():
+        np.testing.assert_array_equal(again.parameters()[name], value)
+
+
+class NoSteps:
+    """Stands for anything that is not an optimizer."""
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ({"rng": 42}, TypeError, r"pass np\.random\.default_rng\(42\)"),
+    ({"rng": np.random.RandomState(0)}, TypeError, r"np\.random\.default_rng\(seed\)"),
+    ({"optimizer": "adam"}, TypeError, r"not the string 'adam'; pass Adam\(1e-3\)"),
+    ({"optimizer": "sgd"}, TypeError, r"pass SGD\(0\.01\)"),
+    ({"optimizer": Adam}, TypeError, r"class Adam itself.*optimizer=Adam\(1e-3\)"),
+    ({"optimizer": NoSteps()}, TypeError, r"an object with a step\(params, grads\) method"),
+    ({"callbacks": Callback()}, TypeError, r"a list of callbacks.*callbacks=\[Callback\(\.\.\.\)\]"),
+    ({"callbacks": [Callback]}, TypeError, r"callbacks\[0\] is the class Callback.*Callback\(\)"),
+    ({"callbacks": [NoSteps()]}, TypeError, r"has no method on_train_begin.*nnlib\.network\.Callback"),
+    ({"batch_size": 2.5}, ValueError, r"batch_size must be a positive integer, got 2\.5"),
+    ({"batch_size": True}, ValueError, r"batch_size must be a positive integer, got True"),
+    ({"validation_data": np.zeros((3, 3))}, ValueError, r"a pair \(X_val, y_val\)"),
+])
+def test_misuse_of_fit_is_explained(arguments, error, message):
+    rng = np.random.default_rng(28)
+    X, y = rng.normal(size=(10, 3)), rng.integers(0, 3, size=10)
+    with pytest.raises(error, match=message):
+        small_network(rng).fit(X, y, epochs=1, verbose=0, **{"rng": rng, **arguments})
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "evaluate"])
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5])
+def test_a_bad_batch_size_in_prediction_is_explained(method, batch_size):
+    rng = np.random.default_rng(29)
+    X, y = rng.normal(size=(10, 3)), rng.integers(0, 3, size=10)
+    arguments = (X, y) if method == "evaluate" else (X,)
+    with pytest.raises(ValueError, match=f"batch_size must be a positive integer, got {batch_size}"):
+        getattr(small_network(rng), method)(*arguments, batch_size=batch_size)
+
+
+def test_sparse_scalar_and_non_numeric_inputs_are_explained():
+    from scipy import sparse
+
+    rng = np.random.default_rng(30)
+    network = small_network(rng)
+    with pytest.raises(TypeError, match=r"SciPy sparse matrix.*X\.toarray\(\)"):
+        network.predict(sparse.csr_matrix(np.eye(3)))
+    with pytest.raises(TypeError, match=r"SciPy sparse matrix.*X\.toarray\(\)"):
+        network.fit(sparse.csr_matrix(np.eye(3)), [0, 1, 2], verbose=0, rng=rng)
+    with pytest.raises(ValueError, match=r"single value \(3\.0\).*\(N, features\)"):
+        network.predict(3.0)
+    with pytest.raises(TypeError, match=r"y has dtype object.*None"):
+        network.fit(np.eye(3), [0, None, 2], verbose=0, rng=rng)
+    with pytest.raises(TypeError, match="expected real numbers"):
+        network.predict(np.array([["a", "b", "c"]]))

@@ -109,20 +109,21 @@ def constant_gradient_steps(optimizer, g=0.5, steps=2):
 
 
 def test_closed_forms_for_a_constant_gradient():
-    g, lr = 0.5, 0.1
+    # eps must be positive; 1e-30 is far below what the tolerances below can see
+    g, lr, eps = 0.5, 0.1, 1e-30
     assert constant_gradient_steps(SGD(lr)) == pytest.approx(1 - 2 * lr * g, rel=1e-15)
     # momentum: the second step moves (1 + mu) times as far as the first
     assert constant_gradient_steps(Momentum(lr, 0.9)) == pytest.approx(1 - lr * g * 2.9, rel=1e-15)
     assert constant_gradient_steps(Momentum(lr, 0.9, nesterov=True)) == pytest.approx(
         1 - lr * g * (1.9 + 0.9 * 1.9 + 1), rel=1e-15)
     # AdaGrad: steps lr * g / sqrt(t * g^2) = lr / sqrt(t)
-    assert constant_gradient_steps(AdaGrad(lr, eps=0)) == pytest.approx(
+    assert constant_gradient_steps(AdaGrad(lr, eps=eps)) == pytest.approx(
         1 - lr - lr / math.sqrt(2), rel=1e-15)
     # RMSProp: cache after t steps is (1 - rho^t) g^2
-    assert constant_gradient_steps(RMSProp(lr, rho=0.9, eps=0)) == pytest.approx(
+    assert constant_gradient_steps(RMSProp(lr, rho=0.9, eps=eps)) == pytest.approx(
         1 - lr / math.sqrt(0.1) - lr / math.sqrt(0.19), rel=1e-14)
     # Adam: with bias correction m_hat = g and v_hat = g^2, so each step is exactly lr
-    assert constant_gradient_steps(Adam(lr, eps=0), steps=5) == pytest.approx(1 - 5 * lr, rel=1e-14)
+    assert constant_gradient_steps(Adam(lr, eps=eps), steps=5) == pytest.approx(1 - 5 * lr, rel=1e-14)
 
 
 @pytest.mark.parametrize("make", [
@@ -205,3 +206,54 @@ def test_float32_parameters_stay_float32():
         w = np.ones((3, 2), dtype=np.float32)
         optimizer.step({"0.W": w}, {"0.W": np.full((3, 2), 0.5, dtype=np.float32)})
         assert w.dtype == np.float32 and np.all(w < 1)
+
+
+# --- hardening (issue 8) --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: StepDecay(0.1, step_size=10, gamma=-1), r"StepDecay: gamma must .* \(0, 1\], got -1"),
+    (lambda: StepDecay(0.1, step_size=10, gamma=0), r"gamma must be a real number in \(0, 1\]"),
+    (lambda: StepDecay(0.1, step_size=10, gamma=2.0), r"gamma must be a real number in \(0, 1\]"),
+    (lambda: StepDecay(-0.1, step_size=10), r"StepDecay: initial must be positive"),
+    (lambda: StepDecay(0.1, step_size=2.5), r"step_size must be a positive integer"),
+    (lambda: ExponentialDecay(-0.1, decay_rate=0.5, decay_steps=10), r"initial must be positive"),
+    (lambda: ExponentialDecay(0.1j, decay_rate=0.5, decay_steps=10), r"initial must be positive"),
+    (lambda: ExponentialDecay(0.1, decay_rate=-0.5, decay_steps=10), r"decay_rate must be a real"),
+    (lambda: ExponentialDecay(0.1, decay_rate=0.5, decay_steps=float("nan")),
+     r"decay_steps must be positive"),
+    (lambda: CosineWithWarmup(-1.0, total_steps=100), r"peak must be positive"),
+    (lambda: CosineWithWarmup(1.0, total_steps=100, final=-0.1), r"final must be a real number"),
+    (lambda: CosineWithWarmup(1.0, total_steps=100, warmup_steps=2.5), r"whole numbers"),
+    (lambda: SGD(1j), r"learning_rate must be positive"),
+    (lambda: SGD(float("nan")), r"learning_rate must be positive"),
+    (lambda: Adam(float("inf")), r"learning_rate must be positive"),
+    (lambda: SGD(0.1, weight_decay=-1e-4), r"weight_decay must be a real number in \[0, inf\]"),
+])
+def test_schedules_and_rates_are_checked_when_created(make, message):
+    # Today these are accepted, and training climbs the loss without an error.
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_a_custom_schedule_that_returns_a_negative_rate_is_stopped():
+    optimizer = SGD(lambda step: 0.1 - 0.1 * step)
+    param = np.array([1.0])
+    optimizer.step({"p": param}, {"p": np.array([1.0])})
+    optimizer.step({"p": param}, {"p": np.array([1.0])})  # rate 0 is allowed: no change
+    with pytest.raises(ValueError, match=r"gave -0\.1.* at step 2; a learning rate must be a real "
+                                         r"number >= 0"):
+        optimizer.step({"p": param}, {"p": np.array([1.0])})
+
+
+@pytest.mark.parametrize("make", [AdaGrad, RMSProp, Adam])
+@pytest.mark.parametrize("eps", [0, 0.0, -1e-8, float("nan")])
+def test_eps_must_be_positive(make, eps):
+    # Today eps=0 and a unit whose gradient stays 0 give 0/0, blamed on the learning rate.
+    with pytest.raises(ValueError, match=r"eps must be a small positive number such as 1e-8.*0/0"):
+        make(0.01, eps=eps)
+
+
+def test_a_missing_gradient_is_named():
+    with pytest.raises(KeyError, match=r"grads has no entry '0\.b' for the parameter '0\.b'.*"
+                                       r"network\.gradients\(\)"):
+        SGD(0.1).step({"0.W": np.zeros(2), "0.b": np.zeros(2)}, {"0.W": np.zeros(2)})
