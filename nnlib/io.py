@@ -39,14 +39,13 @@ Version history: 1 = the format above.
 import json
 import os
 import secrets
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from nnlib import __version__
-from nnlib.layers import LAYER_CLASSES, layer_from_config
+from nnlib import __version__, npz_reader
+from nnlib.init import INITIALIZERS, get_initializer
+from nnlib.layers import LAYER_CLASSES, Dense, layer_from_config
 from nnlib.losses import loss_from_config
 from nnlib.network import Sequential
 
@@ -85,34 +84,52 @@ def save(network, path, *, compressed=False):
             f"save() stores an nnlib Sequential, got {type(network).__name__}. "
             "Build the model as Sequential([...]) and pass that."
         )
-    _check_rebuildable(network)
     path = Path(path)
+    architecture = _architecture_json(network)
+    _check_rebuildable(network, path, json.loads(architecture))
     if not path.parent.is_dir():
         raise FileNotFoundError(
             f"Cannot save to '{path}': the folder '{path.parent}' does not exist. Create it first."
         )
     arrays = {
         _VERSION_KEY: np.array(FORMAT_VERSION, dtype=np.int64),
-        _ARCHITECTURE_KEY: np.frombuffer(_architecture_json(network).encode("utf-8"), np.uint8),
+        _ARCHITECTURE_KEY: np.frombuffer(architecture.encode("utf-8"), np.uint8),
     }
     arrays.update(network.parameters())
     _write_atomically(path, arrays, compressed)
     return path
 
 
-def _check_rebuildable(network):
-    """Refuse layers and losses that ``load`` could not rebuild, before writing anything."""
+def _check_rebuildable(network, path, architecture):
+    """Refuse what ``load`` could not rebuild, before writing anything.
+
+    Only nnlib's own layers and losses are rebuilt (by class name), Dense initialisers by their
+    name; then the description about to be written goes through the checks ``load`` makes.
+    """
     for index, layer in enumerate(network.layers):
         if LAYER_CLASSES.get(type(layer).__name__) is not type(layer):
             raise TypeError(
                 f"Cannot save layer {index}, a {type(layer).__name__}: load() rebuilds only the "
                 f"layers of nnlib.layers ({', '.join(LAYER_CLASSES)}), not custom ones."
             )
+        if isinstance(layer, Dense) and str(layer.init).lower() not in INITIALIZERS:
+            raise TypeError(
+                f"Cannot save layer {index}, {layer!r}: it was built with init={layer.init!r}, "
+                f"and load() rebuilds only nnlib.init's initialisers, by name "
+                f"({', '.join(INITIALIZERS)}). The file stores the weights themselves, so the "
+                f"initialiser only says how they started: build the layer with one of those "
+                f"names, or set network.layers[{index}].init = 'he' before saving."
+            )
     if network.loss is not None and not _is_nnlib_loss(network.loss):
         raise TypeError(
             f"Cannot save the loss {network.loss!r}: load() rebuilds only the losses of "
             "nnlib.losses, not custom ones."
         )
+    try:
+        declared = _declared_parameters(path, architecture["layers"])
+        _check_parameters(path, declared, network.parameters())
+    except ModelFileError as err:
+        raise TypeError(f"Cannot save this network: load() could not rebuild it ({err})") from None
 
 
 def _is_nnlib_loss(loss):
@@ -159,67 +176,72 @@ def _write_atomically(path, arrays, compressed):
 
 # ----------------------------------------------------------------------------------- load
 
-def load(path):
+MAX_LOAD_BYTES = 256 * 2**20  # load() refuses files whose arrays hold more (max_bytes=...)
+MAX_ARCHITECTURE_BYTES = 2**20  # the JSON text: a few hundred bytes per layer
+
+
+def load(path, *, max_bytes=MAX_LOAD_BYTES):
     """Read a network written by ``save`` and return it as a ``Sequential``.
 
+    Nothing in the file is trusted: the zip directory and the ``.npy`` header of every array
+    are read first (a few bytes each), the architecture is checked against them (names, shapes,
+    dtypes), and only then are the layers built and the values read, each array inflated no
+    further than its header declares. So a damaged or hostile file costs little time and memory.
+
+    Args:
+        path: the file, ``str`` or ``pathlib.Path``.
+        max_bytes: refuse files whose arrays hold more bytes than this (default 256 MiB);
+            raise it to load a larger network, e.g. ``load(path, max_bytes=2**31)``.
     Raises:
         FileNotFoundError: there is no file at ``path``.
         ModelFileError (a ValueError): the file is not an nnlib model file, is damaged, holds
-            pickled objects, comes from a newer nnlib, or its arrays do not match its layers.
+            pickled objects, comes from a newer nnlib, its arrays do not match its layers, or
+            they are larger than ``max_bytes``.
     """
     path = Path(path)
-    arrays = _read_arrays(path)
-    _check_format_version(path, arrays.pop(_VERSION_KEY, None))
-    architecture = _parse_architecture(path, arrays.pop(_ARCHITECTURE_KEY, None))
-    layers = [_build_layer(path, index, config)
-              for index, config in enumerate(architecture["layers"])]
-    loss = _build_loss(path, architecture.get("loss"))
-    try:
-        network = Sequential(layers, loss=loss)
-    except ValueError as err:  # e.g. one layer's output size is not the next one's input size
-        raise ModelFileError(f"'{path}': the stored layers do not fit together: {err}") from err
-    _copy_parameters(path, arrays, network.parameters())
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) \
+            or max_bytes < 1:
+        raise ValueError(f"max_bytes must be a positive number of bytes, got {max_bytes!r}")
+    with _open_model_file(path) as file:
+        archive, headers = _read_headers(path, file)
+        _check_total_size(path, headers, max_bytes)
+        with archive:
+            version = headers.pop(_VERSION_KEY, None)
+            _check_format_version(path, _read_small_array(path, archive, version))
+            architecture = _parse_architecture(path, headers.pop(_ARCHITECTURE_KEY, None),
+                                               archive)
+            _check_parameters(path, _declared_parameters(path, architecture["layers"]),
+                              headers)
+            network = _build_network(path, architecture)
+            _read_parameters(path, archive, headers, network.parameters())
     return network
 
 
-def _read_arrays(path):
-    """Every array in the .npz at ``path``, as a dict; clear errors for anything else."""
-    if not path.exists():
+def _open_model_file(path):
+    """The open file at ``path``, if it is a regular file that starts like a zip archive."""
+    try:
+        file = npz_reader.open_regular_file(path)
+    except FileNotFoundError:
         raise FileNotFoundError(
             f"No model file at '{path}'. Check the name and folder; "
             "nnlib.io.save(network, path) writes one."
-        )
-    if path.is_dir():
-        raise ModelFileError(f"'{path}' is a folder, not a model file.")
-    _check_is_zip(path)
+        ) from None
+    except npz_reader.ArchiveError as error:
+        raise ModelFileError(f"'{path}' {error}; a model file is a regular file written by "
+                             "nnlib.io.save.") from None
+    except OSError as error:
+        raise ModelFileError(f"Cannot open '{path}': {error.strerror or error}.") from None
     try:
-        # Opened here, not by np.load, so that the file is closed even if the zip is damaged.
-        with open(path, "rb") as file, np.load(file, allow_pickle=False) as archive:
-            return {name: _read_array(path, archive, name) for name in archive.files}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
-        raise ModelFileError(
-            f"Cannot read '{path}': the .npz archive is damaged ({type(err).__name__}: {err})."
-        ) from err
+        _check_is_zip(path, file.read(8))
+        file.seek(0)
+    except BaseException:
+        file.close()
+        raise
+    return file
 
 
-def _read_array(path, archive, name):
-    try:
-        value = archive[name]
-    except ValueError as err:  # with allow_pickle=False numpy refuses arrays of Python objects
-        raise ModelFileError(
-            f"Cannot read array {name!r} of '{path}': {err}. An nnlib model file holds only "
-            "plain numeric arrays; pickled Python objects are refused because loading a pickle "
-            "can run arbitrary code."
-        ) from err
-    if not isinstance(value, np.ndarray):  # a zip member that is not an .npy file
-        raise ModelFileError(f"'{path}' holds {name!r}, which is not a NumPy array.")
-    return value
-
-
-def _check_is_zip(path):
+def _check_is_zip(path, start):
     """Refuse, with a reason, a file that is not a zip archive (the container of an .npz)."""
-    with open(path, "rb") as file:
-        start = file.read(8)
     if start.startswith(_ZIP_MAGIC):
         return
     if start.startswith(_NPY_MAGIC):
@@ -231,6 +253,49 @@ def _check_is_zip(path):
     raise ModelFileError(
         f"'{path}' is {what}. nnlib.io.load reads files written by nnlib.io.save."
     )
+
+
+def _read_headers(path, file):
+    """The zip archive and the header of each of its arrays: a few bytes read per array."""
+    try:
+        archive = npz_reader.open_archive(file)
+    except npz_reader.ArchiveError as error:
+        raise ModelFileError(f"Cannot read '{path}': {error}.") from None
+    try:
+        return archive, npz_reader.read_headers(archive)
+    except npz_reader.ArchiveError as error:
+        archive.close()
+        raise ModelFileError(f"Cannot read '{path}': {error}.") from None
+
+
+def _check_total_size(path, headers, max_bytes):
+    total = sum(header.nbytes for header in headers.values())
+    if total > max_bytes:
+        raise ModelFileError(
+            f"'{path}': its arrays hold {total:,} bytes, more than the {max_bytes:,} "
+            f"(max_bytes) that load() accepts. If you trust the file and have the memory, "
+            f"raise the limit: nnlib.io.load(path, max_bytes={_round_up(total)})."
+        )
+
+
+def _round_up(n_bytes):
+    """The next power of two of at least n_bytes, as a readable expression: '2**31'."""
+    return f"2**{max(int(n_bytes - 1).bit_length(), 1)}"
+
+
+def _read_small_array(path, archive, header, limit=1024):
+    """Read an array the format keeps small (the version, the architecture text)."""
+    if header is None:
+        return None
+    if header.nbytes > limit:
+        raise ModelFileError(
+            f"'{path}': {header.name!r} holds {header.nbytes:,} bytes; nnlib writes at most "
+            f"{limit:,} there, so this is not a file nnlib.io.save wrote."
+        )
+    try:
+        return npz_reader.read_array(archive, header)
+    except npz_reader.ArchiveError as error:
+        raise ModelFileError(f"Cannot read '{path}': {error}.") from None
 
 
 def _check_format_version(path, version):
@@ -254,18 +319,24 @@ def _check_format_version(path, version):
         raise ModelFileError(f"'{path}' has an invalid format version {version}.")
 
 
-def _parse_architecture(path, encoded):
+def _parse_architecture(path, header, archive):
     """Decode the JSON architecture stored as UTF-8 bytes in a uint8 array."""
-    if encoded is None:
+    if header is None:
         raise ModelFileError(f"'{path}' has no {_ARCHITECTURE_KEY!r} entry describing the layers.")
-    if encoded.dtype != np.uint8 or encoded.ndim != 1:
+    if header.dtype != np.uint8 or len(header.shape) != 1:
         raise ModelFileError(
             f"'{path}': {_ARCHITECTURE_KEY!r} should be a 1-D uint8 array of UTF-8 bytes, got "
-            f"dtype {encoded.dtype} and shape {encoded.shape}."
+            f"dtype {header.dtype} and shape {header.shape}."
         )
+    encoded = _read_small_array(path, archive, header, limit=MAX_ARCHITECTURE_BYTES)
     try:
         architecture = json.loads(encoded.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except RecursionError:
+        raise ModelFileError(
+            f"'{path}': the architecture JSON is nested too deeply to read; nnlib writes a "
+            "flat list of layer settings, so this file was not written by nnlib.io.save."
+        ) from None
+    except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError is a ValueError
         raise ModelFileError(f"'{path}': the architecture is not valid JSON text ({err}).") from err
     if not isinstance(architecture, dict) or not isinstance(architecture.get("layers"), list):
         raise ModelFileError(
@@ -274,12 +345,104 @@ def _parse_architecture(path, encoded):
     return architecture
 
 
+def _declared_parameters(path, configs):
+    """name -> (shape, dtype) of every parameter the layer configs declare, before building.
+
+    Dense is the only layer whose size comes from its config, so it is checked here without
+    being built (building allocates its weights); the other layers are built at once (they
+    hold no arrays) to check their configs. Also checks that consecutive Dense layers fit.
+    """
+    declared = {}
+    previous = None
+    for index, config in enumerate(configs):
+        if isinstance(config, dict) and config.get("class_name") == "Dense":
+            in_features, out_features, dtype = _dense_sizes(path, index, config)
+            if previous is not None and previous[1] != in_features:
+                raise ModelFileError(
+                    f"'{path}': the stored layers do not fit together: layer {previous[0]} "
+                    f"gives {previous[1]} features but the next Dense, layer {index}, expects "
+                    f"{in_features}."
+                )
+            previous = (index, out_features)
+            declared[f"{index}.W"] = ((in_features, out_features), dtype)
+            declared[f"{index}.b"] = ((out_features,), dtype)
+        else:
+            layer = _build_layer(path, index, config)
+            declared.update({f"{index}.{name}": (value.shape, value.dtype)
+                             for name, value in layer.params.items()})
+    return declared
+
+
+def _dense_sizes(path, index, config):
+    """(in_features, out_features, dtype) from a Dense config, each checked."""
+    def refuse(reason):
+        return ModelFileError(
+            f"'{path}': cannot rebuild layer {index} from its config {_short(config)}: {reason}"
+        )
+
+    sizes = []
+    for key in ("in_features", "out_features"):
+        if key not in config:
+            raise refuse(f"it lacks {key!r}")
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise refuse(f"{key} should be a positive integer, got {_short(value)}")
+        sizes.append(value)
+    try:
+        dtype = np.dtype(config.get("dtype", "float32"))
+        get_initializer(config.get("init", "he"))
+    except (TypeError, ValueError) as err:
+        raise refuse(str(err)) from None
+    if not np.issubdtype(dtype, np.floating):
+        raise refuse(f"dtype should be a floating type, got {dtype}")
+    return sizes[0], sizes[1], dtype
+
+
+def _short(value, limit=200):
+    """repr(value), cut to ``limit`` characters (configs in a hostile file can be huge)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"<a deeply nested {type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _check_parameters(path, declared, headers):
+    """The stored arrays must be exactly the declared parameters, in shape and dtype."""
+    missing = sorted(set(declared) - set(headers))
+    if missing:
+        raise ModelFileError(f"'{path}' lacks the parameter arrays {missing} its layers need.")
+    unexpected = sorted(set(headers) - set(declared))
+    if unexpected:
+        raise ModelFileError(
+            f"'{path}' holds arrays {unexpected} that no layer of its architecture has."
+        )
+    for name, (shape, dtype) in declared.items():
+        header = headers[name]
+        if header.shape != shape or header.dtype != dtype:
+            raise ModelFileError(
+                f"'{path}': parameter {name!r} should have shape {shape} and dtype "
+                f"{dtype} for its layer, but the file holds shape {header.shape}, "
+                f"dtype {header.dtype}."
+            )
+
+
+def _build_network(path, architecture):
+    layers = [_build_layer(path, index, config)
+              for index, config in enumerate(architecture["layers"])]
+    loss = _build_loss(path, architecture.get("loss"))
+    try:
+        return Sequential(layers, loss=loss)
+    except ValueError as err:  # e.g. one layer's output size is not the next one's input size
+        raise ModelFileError(f"'{path}': the stored layers do not fit together: {err}") from err
+
+
 def _build_layer(path, index, config):
     try:
         return layer_from_config(config)
     except (ValueError, TypeError, KeyError) as err:
         raise ModelFileError(
-            f"'{path}': cannot rebuild layer {index} from its config {config!r}: {err}"
+            f"'{path}': cannot rebuild layer {index} from its config {_short(config)}: {err}"
         ) from err
 
 
@@ -289,30 +452,27 @@ def _build_loss(path, config):
         return None
     try:
         return loss_from_config(config)
-    except (ValueError, TypeError) as err:
-        raise ModelFileError(f"'{path}': cannot rebuild the loss from {config!r}: {err}") from err
-
-
-def _copy_parameters(path, stored, expected):
-    """Check that ``stored`` has exactly the ``expected`` parameters, then copy them in place.
-
-    ``expected`` holds the live arrays of the rebuilt network; copying into them (rather than
-    replacing them) keeps every reference the layers hold valid.
-    """
-    missing = sorted(set(expected) - set(stored))
-    if missing:
-        raise ModelFileError(f"'{path}' lacks the parameter arrays {missing} its layers need.")
-    unexpected = sorted(set(stored) - set(expected))
-    if unexpected:
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
         raise ModelFileError(
-            f"'{path}' holds arrays {unexpected} that no layer of its architecture has."
-        )
-    for name, live in expected.items():
-        array = stored[name]
-        if array.shape != live.shape or array.dtype != live.dtype:
+            f"'{path}': cannot rebuild the loss from {_short(config)}: {err}"
+        ) from err
+
+
+def _read_parameters(path, archive, headers, live_parameters):
+    """Read each stored array straight into the rebuilt network's own array.
+
+    Copying into the live arrays (rather than replacing them) keeps every reference the layers
+    hold valid, and needs no second copy of the weights in memory.
+    """
+    for name, live in live_parameters.items():
+        header = headers[name]
+        if header.shape != live.shape or header.dtype != live.dtype:  # checked before: a guard
             raise ModelFileError(
                 f"'{path}': parameter {name!r} should have shape {live.shape} and dtype "
-                f"{live.dtype} for its layer, but the file holds shape {array.shape}, "
-                f"dtype {array.dtype}."
+                f"{live.dtype} for its layer, but the file holds shape {header.shape}, "
+                f"dtype {header.dtype}."
             )
-        np.copyto(live, array)
+        try:
+            npz_reader.read_into(archive, header, live)
+        except npz_reader.ArchiveError as error:
+            raise ModelFileError(f"Cannot read '{path}': {error}.") from None
