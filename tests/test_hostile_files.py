@@ -132,7 +132,11 @@ try:
 except BaseException as error:
     outcome = {"error": type(error).__name__, "message": str(error)}
 outcome["seconds"] = time.perf_counter() - start
-outcome["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+try:  # VmHWM: the peak of this program; ru_maxrss would include the parent's before exec
+    status = open("/proc/self/status").read()
+    outcome["peak_rss_mib"] = int(status.split("VmHWM:")[1].split()[0]) / 1024
+except OSError:  # no /proc (macOS): the memory limit alone guards
+    outcome["peak_rss_mib"] = None
 print(json.dumps(outcome))
 """
 
@@ -158,6 +162,11 @@ def load_in_probe(path, **limits):
     return run_probe(f"from nnlib import io\nio.load({str(path)!r})", **limits)
 
 
+def assert_small_peak(outcome, limit_mib=200):
+    """The probe's peak resident memory stayed small (where the system reports it)."""
+    assert outcome["peak_rss_mib"] is None or outcome["peak_rss_mib"] < limit_mib, outcome
+
+
 def assert_refused(outcome, *phrases):
     assert outcome["error"] == "ModelFileError", outcome
     for phrase in phrases:
@@ -175,7 +184,7 @@ def test_a_tiny_file_declaring_a_huge_layer_is_refused_before_allocating(tmp_pat
     assert path.stat().st_size < 2000
     outcome = load_in_probe(path)
     assert_refused(outcome, "'0.W'", f"({n_in}, {n_out})", "(2, 2)")
-    assert outcome["peak_rss_mib"] < 200
+    assert_small_peak(outcome)
 
 
 def test_a_zip_bomb_is_refused_by_the_size_cap_without_inflating(tmp_path):
@@ -191,7 +200,7 @@ def test_a_zip_bomb_is_refused_by_the_size_cap_without_inflating(tmp_path):
     outcome = load_in_probe(path)
     assert_refused(outcome, f"hold {total:,} bytes", "max_bytes", f"{io.MAX_LOAD_BYTES:,}",
                    "io.load(path, max_bytes=2**31)")
-    assert outcome["peak_rss_mib"] < 200
+    assert_small_peak(outcome)
 
 
 def test_an_npy_header_announcing_more_than_its_member_holds_is_refused(tmp_path):
@@ -215,7 +224,7 @@ def test_a_member_inflating_beyond_its_directory_entry_is_cut_off(tmp_path):
                       [stored("0.W.npy", npy_bytes(np.zeros((2, 4)))), bomb])
     outcome = load_in_probe(path)
     assert_refused(outcome, "'0.b.npy' is damaged", "CRC")
-    assert outcome["peak_rss_mib"] < 200
+    assert_small_peak(outcome)
 
 
 def test_the_size_cap_is_a_keyword_argument(tmp_path):
