@@ -1,21 +1,28 @@
-"""Hostile model files cost bounded time and memory, and every refusal says why.
+"""Hostile files cost bounded time and memory, and every refusal says why.
 
-The files are built here byte by byte (a zip archive is a list of members with a directory at
+Model files (nnlib.io), IDX data files and downloads (nnlib.data). The files are built here
+byte by byte (a zip archive is a list of members with a directory at
 the end; an .npy member is a short text header and the raw values), so each one can lie in
 exactly one place. Probes that could exhaust memory or hang run in a fresh Python process
 under an address-space limit (``resource.setrlimit(RLIMIT_AS)``) and a timeout: a regression
 then ends in a quick MemoryError or a timeout instead of hurting the machine.
 """
 
+import gzip
+import hashlib
+import http.server
 import json
 import os
 import struct
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import zlib
 from functools import cache
 from io import BytesIO
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -317,3 +324,123 @@ def test_the_hand_made_files_are_valid_when_nothing_lies(tmp_path):
     with np.load(bomb_path) as archive:  # numpy reads it: a valid (if very compressible) npz
         assert archive["0.W"].shape == (128, 1024) and not archive["0.W"].any()
     assert not io.load(bomb_path).layers[0].params["W"].any()
+
+
+# --- 12 and 14: data files and downloads --------------------------------------------------------
+
+def idx_bytes(values):
+    values = np.asarray(values, np.uint8)
+    return (struct.pack(">BBBB", 0, 0, 0x08, values.ndim)
+            + struct.pack(f">{values.ndim}I", *values.shape) + values.tobytes())
+
+
+def gzip_bomb(header, n_mebibytes):
+    """A gzip file of ``header`` and n MiB of zeros, built from one compressed MiB."""
+    data, crc = zeros_deflated(header, n_mebibytes)
+    size = (len(header) + n_mebibytes * MEBIBYTE) % 2**32
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + data + struct.pack("<II", crc, size)
+
+
+MNIST_IMAGES_HEADER = struct.pack(">BBBBIII", 0, 0, 0x08, 3, 60_000, 28, 28)
+
+
+def test_the_gzip_bomb_builder_makes_a_valid_gzip_file():
+    assert gzip.decompress(gzip_bomb(b"head", 2)) == b"head" + bytes(2 * MEBIBYTE)
+
+
+def test_a_gzip_bomb_in_a_data_folder_is_refused_before_it_is_inflated(tmp_path):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip_bomb(MNIST_IMAGES_HEADER, 1024))
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros(60_000))))
+    outcome = run_probe(f"from nnlib import data\ndata.load_mnist(data_dir={str(tmp_path)!r})")
+    assert outcome["error"] == "ValueError", outcome
+    assert "train-images-idx3-ubyte.gz: decompresses to more than the 47,040,016 bytes " \
+           "expected (the size of MNIST's train-images-idx3-ubyte)" in outcome["message"]
+    assert_small_peak(outcome, 250)  # at most the 47 MB of the real file are held
+
+
+class Mirror(http.server.BaseHTTPRequestHandler):
+    """GET /<behaviour>/<file>.gz serves ``files[<file>]``: "good", "trickle" or "bomb"."""
+
+    files: ClassVar[dict] = {}
+    trickle_pause = 0.25  # seconds between two bytes
+
+    def do_GET(self):
+        _, behaviour, file_name = self.path.split("/")
+        body = self.files.get(behaviour, {}).get(file_name.removesuffix(".gz"))
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            if behaviour == "trickle":
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(self.trickle_pause)
+            else:
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up: that is what the test wants
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def mirror():
+    """A local HTTP server playing the mirrors; yields the base URL."""
+    tiny_images = np.random.default_rng(0).integers(0, 256, (6, 28, 28))
+    good = {"train-images-idx3-ubyte": gzip.compress(idx_bytes(tiny_images)),
+            "train-labels-idx1-ubyte": gzip.compress(idx_bytes(np.arange(6)))}
+    Mirror.files = {"good": good, "trickle": good,
+                    "bomb": {"train-images-idx3-ubyte": gzip_bomb(MNIST_IMAGES_HEADER, 1024)}}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mirror)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_a_trickling_mirror_is_abandoned_at_the_deadline(mirror, tmp_path):
+    files = {name: gzip.decompress(body) for name, body in Mirror.files["good"].items()}
+    sha256 = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
+    code = f"""
+        import os
+        from pathlib import Path
+        from nnlib import data
+        os.environ.pop(data.ENV_VAR, None)
+        data.default_cache_dir = lambda: Path({str(tmp_path)!r})
+        data.DOWNLOAD_DEADLINE, data.RETRY_PAUSE = 1.0, 0
+        tiny = data.IdxDataset(name="Tiny", folder="tiny", sha256={sha256!r},
+                               classes=data.MNIST_CLASSES,
+                               mirrors=[{mirror + "/trickle/"!r}, {mirror + "/good/"!r}])
+        X, y = data.load_idx_dataset(tiny, "train", data_dir={str(tmp_path / "none")!r})
+        assert X.shape == (6, 784), X.shape
+    """
+    outcome = run_probe(code, timeout=30)
+    assert outcome["error"] is None, outcome
+    assert outcome["seconds"] < 20, outcome  # two files, each abandoned after about 1 s
+
+
+def test_a_gzip_bomb_from_a_mirror_is_refused_while_it_is_hashed(mirror, tmp_path):
+    code = f"""
+        import os
+        from pathlib import Path
+        from nnlib import data
+        os.environ.pop(data.ENV_VAR, None)
+        data.default_cache_dir = lambda: Path({str(tmp_path)!r})
+        data.load_mnist(data_dir={str(tmp_path / "none")!r}, mirrors=[{mirror + "/bomb/"!r}])
+    """
+    outcome = run_probe(code)
+    assert outcome["error"] == "DataNotFoundError", outcome
+    assert "decompresses to more than the 47,040,016 bytes expected" in outcome["message"]
+    assert list((tmp_path / "mnist").iterdir()) == []  # nothing kept
+    assert_small_peak(outcome)
