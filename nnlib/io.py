@@ -2,8 +2,9 @@
 
 Python's ``pickle`` is the easy way to store an object, and the dangerous one: loading a pickle
 runs whatever code the file asks for. A model file is something people download and share, so
-nnlib stores only plain numeric arrays and a JSON text, and reads them with
-``np.load(..., allow_pickle=False)``. A file that carries pickled objects is refused.
+nnlib stores only plain numeric arrays and a JSON text. A file that carries pickled objects is
+refused, and so is anything else a shared file could hide (see "Reading a file you did not
+write" below).
 
     from nnlib import io
     io.save(network, "mnist_mlp.npz")
@@ -34,6 +35,18 @@ Loading rebuilds every layer from its config, checks that the stored arrays are 
 parameters those layers have (names, shapes, dtypes), and copies the stored values in.
 
 Version history: 1 = the format above.
+
+Reading a file you did not write
+--------------------------------
+``load`` costs little time and memory whatever the file holds. It reads the zip directory and
+the few-byte header of every array first (``nnlib.npz_reader``), checks the architecture against
+them (``nnlib.model_checks``), and builds the layers only when they match: a 1 kB file that
+declares a 10000 x 10000 layer is refused before a weight is allocated. The arrays together may
+hold at most ``max_bytes`` (256 MiB unless you pass more), and each is inflated no further than
+its header declares, so a "zip bomb" (a small file that inflates to gigabytes) is refused
+unread. Named pipes and devices are refused without waiting on them; encrypted or oddly
+compressed members, truncated arrays and JSON nested thousands deep each get a
+``ModelFileError`` that says which.
 """
 
 import json
@@ -43,25 +56,20 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlib import __version__, npz_reader
-from nnlib.init import INITIALIZERS, get_initializer
-from nnlib.layers import LAYER_CLASSES, Dense, layer_from_config
+from nnlib import __version__, model_checks, npz_reader
+from nnlib.init import INITIALIZERS
+from nnlib.layers import LAYER_CLASSES, Dense
 from nnlib.losses import loss_from_config
+from nnlib.model_checks import ARCHITECTURE_KEY, FORMAT_VERSION, VERSION_KEY, ModelFileError
 from nnlib.network import Sequential
 
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_VERSION", "MAX_LOAD_BYTES", "ModelFileError", "load", "save"]
 
 _FORMAT_NAME = "nnlib.Sequential"
-_VERSION_KEY = "__format_version__"
-_ARCHITECTURE_KEY = "__architecture__"
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive (an .npz), or an empty one
 _NPY_MAGIC = b"\x93NUMPY"
 _PICKLE_MAGIC = b"\x80"  # pickle protocols 2 and newer start with the PROTO opcode
-
-
-class ModelFileError(ValueError):
-    """The file exists but is not a network that nnlib can load; the message says why."""
 
 
 # ----------------------------------------------------------------------------------- save
@@ -92,8 +100,8 @@ def save(network, path, *, compressed=False):
             f"Cannot save to '{path}': the folder '{path.parent}' does not exist. Create it first."
         )
     arrays = {
-        _VERSION_KEY: np.array(FORMAT_VERSION, dtype=np.int64),
-        _ARCHITECTURE_KEY: np.frombuffer(architecture.encode("utf-8"), np.uint8),
+        VERSION_KEY: np.array(FORMAT_VERSION, dtype=np.int64),
+        ARCHITECTURE_KEY: np.frombuffer(architecture.encode("utf-8"), np.uint8),
     }
     arrays.update(network.parameters())
     _write_atomically(path, arrays, compressed)
@@ -126,8 +134,8 @@ def _check_rebuildable(network, path, architecture):
             "nnlib.losses, not custom ones."
         )
     try:
-        declared = _declared_parameters(path, architecture["layers"])
-        _check_parameters(path, declared, network.parameters())
+        declared = model_checks.declared_parameters(path, architecture["layers"])
+        model_checks.check_parameters(path, declared, network.parameters())
     except ModelFileError as err:
         raise TypeError(f"Cannot save this network: load() could not rebuild it ({err})") from None
 
@@ -206,13 +214,16 @@ def load(path, *, max_bytes=MAX_LOAD_BYTES):
         archive, headers = _read_headers(path, file)
         _check_total_size(path, headers, max_bytes)
         with archive:
-            version = headers.pop(_VERSION_KEY, None)
-            _check_format_version(path, _read_small_array(path, archive, version))
-            architecture = _parse_architecture(path, headers.pop(_ARCHITECTURE_KEY, None),
-                                               archive)
-            _check_parameters(path, _declared_parameters(path, architecture["layers"]),
-                              headers)
-            network = _build_network(path, architecture)
+            version = headers.pop(VERSION_KEY, None)
+            model_checks.check_format_version(path, _read_small_array(path, archive, version))
+            architecture_header = headers.pop(ARCHITECTURE_KEY, None)
+            model_checks.check_architecture_header(path, architecture_header)
+            architecture = model_checks.parse_architecture(
+                path, _read_small_array(path, archive, architecture_header,
+                                        limit=MAX_ARCHITECTURE_BYTES))
+            declared = model_checks.declared_parameters(path, architecture["layers"])
+            model_checks.check_parameters(path, declared, headers)
+            network = model_checks.build_network(path, architecture)
             _read_parameters(path, archive, headers, network.parameters())
     return network
 
@@ -296,166 +307,6 @@ def _read_small_array(path, archive, header, limit=1024):
         return npz_reader.read_array(archive, header)
     except npz_reader.ArchiveError as error:
         raise ModelFileError(f"Cannot read '{path}': {error}.") from None
-
-
-def _check_format_version(path, version):
-    if version is None:
-        raise ModelFileError(
-            f"'{path}' is an .npz archive but not an nnlib model file: "
-            f"it has no {_VERSION_KEY!r} entry."
-        )
-    if version.shape != () or not np.issubdtype(version.dtype, np.integer):
-        raise ModelFileError(
-            f"'{path}': {_VERSION_KEY!r} should be one integer, got an array of "
-            f"shape {version.shape} and dtype {version.dtype}."
-        )
-    version = int(version)
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"'{path}' uses model file format {version}, newer than the {FORMAT_VERSION} this "
-            f"nnlib {__version__} reads. Upgrade nnlib to load it."
-        )
-    if version < 1:
-        raise ModelFileError(f"'{path}' has an invalid format version {version}.")
-
-
-def _parse_architecture(path, header, archive):
-    """Decode the JSON architecture stored as UTF-8 bytes in a uint8 array."""
-    if header is None:
-        raise ModelFileError(f"'{path}' has no {_ARCHITECTURE_KEY!r} entry describing the layers.")
-    if header.dtype != np.uint8 or len(header.shape) != 1:
-        raise ModelFileError(
-            f"'{path}': {_ARCHITECTURE_KEY!r} should be a 1-D uint8 array of UTF-8 bytes, got "
-            f"dtype {header.dtype} and shape {header.shape}."
-        )
-    encoded = _read_small_array(path, archive, header, limit=MAX_ARCHITECTURE_BYTES)
-    try:
-        architecture = json.loads(encoded.tobytes().decode("utf-8"))
-    except RecursionError:
-        raise ModelFileError(
-            f"'{path}': the architecture JSON is nested too deeply to read; nnlib writes a "
-            "flat list of layer settings, so this file was not written by nnlib.io.save."
-        ) from None
-    except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError is a ValueError
-        raise ModelFileError(f"'{path}': the architecture is not valid JSON text ({err}).") from err
-    if not isinstance(architecture, dict) or not isinstance(architecture.get("layers"), list):
-        raise ModelFileError(
-            f"'{path}': the architecture should be a JSON object with a list of \"layers\"."
-        )
-    return architecture
-
-
-def _declared_parameters(path, configs):
-    """name -> (shape, dtype) of every parameter the layer configs declare, before building.
-
-    Dense is the only layer whose size comes from its config, so it is checked here without
-    being built (building allocates its weights); the other layers are built at once (they
-    hold no arrays) to check their configs. Also checks that consecutive Dense layers fit.
-    """
-    declared = {}
-    previous = None
-    for index, config in enumerate(configs):
-        if isinstance(config, dict) and config.get("class_name") == "Dense":
-            in_features, out_features, dtype = _dense_sizes(path, index, config)
-            if previous is not None and previous[1] != in_features:
-                raise ModelFileError(
-                    f"'{path}': the stored layers do not fit together: layer {previous[0]} "
-                    f"gives {previous[1]} features but the next Dense, layer {index}, expects "
-                    f"{in_features}."
-                )
-            previous = (index, out_features)
-            declared[f"{index}.W"] = ((in_features, out_features), dtype)
-            declared[f"{index}.b"] = ((out_features,), dtype)
-        else:
-            layer = _build_layer(path, index, config)
-            declared.update({f"{index}.{name}": (value.shape, value.dtype)
-                             for name, value in layer.params.items()})
-    return declared
-
-
-def _dense_sizes(path, index, config):
-    """(in_features, out_features, dtype) from a Dense config, each checked."""
-    def refuse(reason):
-        return ModelFileError(
-            f"'{path}': cannot rebuild layer {index} from its config {_short(config)}: {reason}"
-        )
-
-    sizes = []
-    for key in ("in_features", "out_features"):
-        if key not in config:
-            raise refuse(f"it lacks {key!r}")
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise refuse(f"{key} should be a positive integer, got {_short(value)}")
-        sizes.append(value)
-    try:
-        dtype = np.dtype(config.get("dtype", "float32"))
-        get_initializer(config.get("init", "he"))
-    except (TypeError, ValueError) as err:
-        raise refuse(str(err)) from None
-    if not np.issubdtype(dtype, np.floating):
-        raise refuse(f"dtype should be a floating type, got {dtype}")
-    return sizes[0], sizes[1], dtype
-
-
-def _short(value, limit=200):
-    """repr(value), cut to ``limit`` characters (configs in a hostile file can be huge)."""
-    try:
-        text = repr(value)
-    except RecursionError:
-        text = f"<a deeply nested {type(value).__name__}>"
-    return text if len(text) <= limit else text[:limit] + " ..."
-
-
-def _check_parameters(path, declared, headers):
-    """The stored arrays must be exactly the declared parameters, in shape and dtype."""
-    missing = sorted(set(declared) - set(headers))
-    if missing:
-        raise ModelFileError(f"'{path}' lacks the parameter arrays {missing} its layers need.")
-    unexpected = sorted(set(headers) - set(declared))
-    if unexpected:
-        raise ModelFileError(
-            f"'{path}' holds arrays {unexpected} that no layer of its architecture has."
-        )
-    for name, (shape, dtype) in declared.items():
-        header = headers[name]
-        if header.shape != shape or header.dtype != dtype:
-            raise ModelFileError(
-                f"'{path}': parameter {name!r} should have shape {shape} and dtype "
-                f"{dtype} for its layer, but the file holds shape {header.shape}, "
-                f"dtype {header.dtype}."
-            )
-
-
-def _build_network(path, architecture):
-    layers = [_build_layer(path, index, config)
-              for index, config in enumerate(architecture["layers"])]
-    loss = _build_loss(path, architecture.get("loss"))
-    try:
-        return Sequential(layers, loss=loss)
-    except ValueError as err:  # e.g. one layer's output size is not the next one's input size
-        raise ModelFileError(f"'{path}': the stored layers do not fit together: {err}") from err
-
-
-def _build_layer(path, index, config):
-    try:
-        return layer_from_config(config)
-    except (ValueError, TypeError, KeyError) as err:
-        raise ModelFileError(
-            f"'{path}': cannot rebuild layer {index} from its config {_short(config)}: {err}"
-        ) from err
-
-
-def _build_loss(path, config):
-    """Rebuild the loss from its config (None: the network had no loss)."""
-    if config is None:
-        return None
-    try:
-        return loss_from_config(config)
-    except (ValueError, TypeError, KeyError, AttributeError) as err:
-        raise ModelFileError(
-            f"'{path}': cannot rebuild the loss from {_short(config)}: {err}"
-        ) from err
 
 
 def _read_parameters(path, archive, headers, live_parameters):
