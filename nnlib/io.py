@@ -2,8 +2,9 @@
 
 Python's ``pickle`` is the easy way to store an object, and the dangerous one: loading a pickle
 runs whatever code the file asks for. A model file is something people download and share, so
-nnlib stores only plain numeric arrays and a JSON text, and reads them with
-``np.load(..., allow_pickle=False)``. A file that carries pickled objects is refused.
+nnlib stores only plain numeric arrays and a JSON text. A file that carries pickled objects is
+refused, and so is anything else a shared file could hide (see "Reading a file you did not
+write" below).
 
     from nnlib import io
     io.save(network, "mnist_mlp.npz")
@@ -34,35 +35,41 @@ Loading rebuilds every layer from its config, checks that the stored arrays are 
 parameters those layers have (names, shapes, dtypes), and copies the stored values in.
 
 Version history: 1 = the format above.
+
+Reading a file you did not write
+--------------------------------
+``load`` costs little time and memory whatever the file holds. It reads the zip directory and
+the few-byte header of every array first (``nnlib.npz_reader``), checks the architecture against
+them (``nnlib.model_checks``), and builds the layers only when they match: a 1 kB file that
+declares a 10000 x 10000 layer is refused before a weight is allocated. The arrays together may
+hold at most ``max_bytes`` (256 MiB unless you pass more), and each is inflated no further than
+its header declares, so a "zip bomb" (a small file that inflates to gigabytes) is refused
+unread. Named pipes and devices are refused without waiting on them; encrypted or oddly
+compressed members, truncated arrays and JSON nested thousands deep each get a
+``ModelFileError`` that says which.
 """
 
 import json
 import os
 import secrets
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from nnlib import __version__
-from nnlib.layers import LAYER_CLASSES, layer_from_config
+from nnlib import __version__, model_checks, npz_reader
+from nnlib.init import INITIALIZERS
+from nnlib.layers import LAYER_CLASSES, Dense
 from nnlib.losses import loss_from_config
+from nnlib.model_checks import ARCHITECTURE_KEY, FORMAT_VERSION, VERSION_KEY, ModelFileError
 from nnlib.network import Sequential
 
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_VERSION", "MAX_LOAD_BYTES", "ModelFileError", "load", "save"]
 
 _FORMAT_NAME = "nnlib.Sequential"
-_VERSION_KEY = "__format_version__"
-_ARCHITECTURE_KEY = "__architecture__"
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive (an .npz), or an empty one
 _NPY_MAGIC = b"\x93NUMPY"
 _PICKLE_MAGIC = b"\x80"  # pickle protocols 2 and newer start with the PROTO opcode
-
-
-class ModelFileError(ValueError):
-    """The file exists but is not a network that nnlib can load; the message says why."""
 
 
 # ----------------------------------------------------------------------------------- save
@@ -85,34 +92,52 @@ def save(network, path, *, compressed=False):
             f"save() stores an nnlib Sequential, got {type(network).__name__}. "
             "Build the model as Sequential([...]) and pass that."
         )
-    _check_rebuildable(network)
     path = Path(path)
+    architecture = _architecture_json(network)
+    _check_rebuildable(network, path, json.loads(architecture))
     if not path.parent.is_dir():
         raise FileNotFoundError(
             f"Cannot save to '{path}': the folder '{path.parent}' does not exist. Create it first."
         )
     arrays = {
-        _VERSION_KEY: np.array(FORMAT_VERSION, dtype=np.int64),
-        _ARCHITECTURE_KEY: np.frombuffer(_architecture_json(network).encode("utf-8"), np.uint8),
+        VERSION_KEY: np.array(FORMAT_VERSION, dtype=np.int64),
+        ARCHITECTURE_KEY: np.frombuffer(architecture.encode("utf-8"), np.uint8),
     }
     arrays.update(network.parameters())
     _write_atomically(path, arrays, compressed)
     return path
 
 
-def _check_rebuildable(network):
-    """Refuse layers and losses that ``load`` could not rebuild, before writing anything."""
+def _check_rebuildable(network, path, architecture):
+    """Refuse what ``load`` could not rebuild, before writing anything.
+
+    Only nnlib's own layers and losses are rebuilt (by class name), Dense initialisers by their
+    name; then the description about to be written goes through the checks ``load`` makes.
+    """
     for index, layer in enumerate(network.layers):
         if LAYER_CLASSES.get(type(layer).__name__) is not type(layer):
             raise TypeError(
                 f"Cannot save layer {index}, a {type(layer).__name__}: load() rebuilds only the "
                 f"layers of nnlib.layers ({', '.join(LAYER_CLASSES)}), not custom ones."
             )
+        if isinstance(layer, Dense) and str(layer.init).lower() not in INITIALIZERS:
+            raise TypeError(
+                f"Cannot save layer {index}, {layer!r}: it was built with init={layer.init!r}, "
+                f"and load() rebuilds only nnlib.init's initialisers, by name "
+                f"({', '.join(INITIALIZERS)}). The file stores the weights themselves, so the "
+                f"initialiser only says how they started: build the layer with one of those "
+                f"names, or set network.layers[{index}].init = 'he' before saving."
+            )
     if network.loss is not None and not _is_nnlib_loss(network.loss):
         raise TypeError(
             f"Cannot save the loss {network.loss!r}: load() rebuilds only the losses of "
             "nnlib.losses, not custom ones."
         )
+    try:
+        declared = model_checks.declared_parameters(path, architecture["layers"])
+        model_checks.check_parameters(path, declared, network.parameters())
+    except ModelFileError as err:
+        raise TypeError(f"Cannot save this network: load() could not rebuild it ({err})") from None
 
 
 def _is_nnlib_loss(loss):
@@ -159,67 +184,75 @@ def _write_atomically(path, arrays, compressed):
 
 # ----------------------------------------------------------------------------------- load
 
-def load(path):
+MAX_LOAD_BYTES = 256 * 2**20  # load() refuses files whose arrays hold more (max_bytes=...)
+MAX_ARCHITECTURE_BYTES = 2**20  # the JSON text: a few hundred bytes per layer
+
+
+def load(path, *, max_bytes=MAX_LOAD_BYTES):
     """Read a network written by ``save`` and return it as a ``Sequential``.
 
+    Nothing in the file is trusted: the zip directory and the ``.npy`` header of every array
+    are read first (a few bytes each), the architecture is checked against them (names, shapes,
+    dtypes), and only then are the layers built and the values read, each array inflated no
+    further than its header declares. So a damaged or hostile file costs little time and memory.
+
+    Args:
+        path: the file, ``str`` or ``pathlib.Path``.
+        max_bytes: refuse files whose arrays hold more bytes than this (default 256 MiB);
+            raise it to load a larger network, e.g. ``load(path, max_bytes=2**31)``.
     Raises:
         FileNotFoundError: there is no file at ``path``.
         ModelFileError (a ValueError): the file is not an nnlib model file, is damaged, holds
-            pickled objects, comes from a newer nnlib, or its arrays do not match its layers.
+            pickled objects, comes from a newer nnlib, its arrays do not match its layers, or
+            they are larger than ``max_bytes``.
     """
     path = Path(path)
-    arrays = _read_arrays(path)
-    _check_format_version(path, arrays.pop(_VERSION_KEY, None))
-    architecture = _parse_architecture(path, arrays.pop(_ARCHITECTURE_KEY, None))
-    layers = [_build_layer(path, index, config)
-              for index, config in enumerate(architecture["layers"])]
-    loss = _build_loss(path, architecture.get("loss"))
-    try:
-        network = Sequential(layers, loss=loss)
-    except ValueError as err:  # e.g. one layer's output size is not the next one's input size
-        raise ModelFileError(f"'{path}': the stored layers do not fit together: {err}") from err
-    _copy_parameters(path, arrays, network.parameters())
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) \
+            or max_bytes < 1:
+        raise ValueError(f"max_bytes must be a positive number of bytes, got {max_bytes!r}")
+    with _open_model_file(path) as file:
+        archive, headers = _read_headers(path, file)
+        _check_total_size(path, headers, max_bytes)
+        with archive:
+            version = headers.pop(VERSION_KEY, None)
+            model_checks.check_format_version(path, _read_small_array(path, archive, version))
+            architecture_header = headers.pop(ARCHITECTURE_KEY, None)
+            model_checks.check_architecture_header(path, architecture_header)
+            architecture = model_checks.parse_architecture(
+                path, _read_small_array(path, archive, architecture_header,
+                                        limit=MAX_ARCHITECTURE_BYTES))
+            declared = model_checks.declared_parameters(path, architecture["layers"])
+            model_checks.check_parameters(path, declared, headers)
+            network = model_checks.build_network(path, architecture)
+            _read_parameters(path, archive, headers, network.parameters())
     return network
 
 
-def _read_arrays(path):
-    """Every array in the .npz at ``path``, as a dict; clear errors for anything else."""
-    if not path.exists():
+def _open_model_file(path):
+    """The open file at ``path``, if it is a regular file that starts like a zip archive."""
+    try:
+        file = npz_reader.open_regular_file(path)
+    except FileNotFoundError:
         raise FileNotFoundError(
             f"No model file at '{path}'. Check the name and folder; "
             "nnlib.io.save(network, path) writes one."
-        )
-    if path.is_dir():
-        raise ModelFileError(f"'{path}' is a folder, not a model file.")
-    _check_is_zip(path)
+        ) from None
+    except npz_reader.ArchiveError as error:
+        raise ModelFileError(f"'{path}' {error}; a model file is a regular file written by "
+                             "nnlib.io.save.") from None
+    except OSError as error:
+        raise ModelFileError(f"Cannot open '{path}': {error.strerror or error}.") from None
     try:
-        # Opened here, not by np.load, so that the file is closed even if the zip is damaged.
-        with open(path, "rb") as file, np.load(file, allow_pickle=False) as archive:
-            return {name: _read_array(path, archive, name) for name in archive.files}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
-        raise ModelFileError(
-            f"Cannot read '{path}': the .npz archive is damaged ({type(err).__name__}: {err})."
-        ) from err
+        _check_is_zip(path, file.read(8))
+        file.seek(0)
+    except BaseException:
+        file.close()
+        raise
+    return file
 
 
-def _read_array(path, archive, name):
-    try:
-        value = archive[name]
-    except ValueError as err:  # with allow_pickle=False numpy refuses arrays of Python objects
-        raise ModelFileError(
-            f"Cannot read array {name!r} of '{path}': {err}. An nnlib model file holds only "
-            "plain numeric arrays; pickled Python objects are refused because loading a pickle "
-            "can run arbitrary code."
-        ) from err
-    if not isinstance(value, np.ndarray):  # a zip member that is not an .npy file
-        raise ModelFileError(f"'{path}' holds {name!r}, which is not a NumPy array.")
-    return value
-
-
-def _check_is_zip(path):
+def _check_is_zip(path, start):
     """Refuse, with a reason, a file that is not a zip archive (the container of an .npz)."""
-    with open(path, "rb") as file:
-        start = file.read(8)
     if start.startswith(_ZIP_MAGIC):
         return
     if start.startswith(_NPY_MAGIC):
@@ -233,86 +266,64 @@ def _check_is_zip(path):
     )
 
 
-def _check_format_version(path, version):
-    if version is None:
-        raise ModelFileError(
-            f"'{path}' is an .npz archive but not an nnlib model file: "
-            f"it has no {_VERSION_KEY!r} entry."
-        )
-    if version.shape != () or not np.issubdtype(version.dtype, np.integer):
-        raise ModelFileError(
-            f"'{path}': {_VERSION_KEY!r} should be one integer, got an array of "
-            f"shape {version.shape} and dtype {version.dtype}."
-        )
-    version = int(version)
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"'{path}' uses model file format {version}, newer than the {FORMAT_VERSION} this "
-            f"nnlib {__version__} reads. Upgrade nnlib to load it."
-        )
-    if version < 1:
-        raise ModelFileError(f"'{path}' has an invalid format version {version}.")
-
-
-def _parse_architecture(path, encoded):
-    """Decode the JSON architecture stored as UTF-8 bytes in a uint8 array."""
-    if encoded is None:
-        raise ModelFileError(f"'{path}' has no {_ARCHITECTURE_KEY!r} entry describing the layers.")
-    if encoded.dtype != np.uint8 or encoded.ndim != 1:
-        raise ModelFileError(
-            f"'{path}': {_ARCHITECTURE_KEY!r} should be a 1-D uint8 array of UTF-8 bytes, got "
-            f"dtype {encoded.dtype} and shape {encoded.shape}."
-        )
+def _read_headers(path, file):
+    """The zip archive and the header of each of its arrays: a few bytes read per array."""
     try:
-        architecture = json.loads(encoded.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelFileError(f"'{path}': the architecture is not valid JSON text ({err}).") from err
-    if not isinstance(architecture, dict) or not isinstance(architecture.get("layers"), list):
-        raise ModelFileError(
-            f"'{path}': the architecture should be a JSON object with a list of \"layers\"."
-        )
-    return architecture
-
-
-def _build_layer(path, index, config):
+        archive = npz_reader.open_archive(file)
+    except npz_reader.ArchiveError as error:
+        raise ModelFileError(f"Cannot read '{path}': {error}.") from None
     try:
-        return layer_from_config(config)
-    except (ValueError, TypeError, KeyError) as err:
+        return archive, npz_reader.read_headers(archive)
+    except npz_reader.ArchiveError as error:
+        archive.close()
+        raise ModelFileError(f"Cannot read '{path}': {error}.") from None
+
+
+def _check_total_size(path, headers, max_bytes):
+    total = sum(header.nbytes for header in headers.values())
+    if total > max_bytes:
         raise ModelFileError(
-            f"'{path}': cannot rebuild layer {index} from its config {config!r}: {err}"
-        ) from err
+            f"'{path}': its arrays hold {total:,} bytes, more than the {max_bytes:,} "
+            f"(max_bytes) that load() accepts. If you trust the file and have the memory, "
+            f"raise the limit: nnlib.io.load(path, max_bytes={_round_up(total)})."
+        )
 
 
-def _build_loss(path, config):
-    """Rebuild the loss from its config (None: the network had no loss)."""
-    if config is None:
+def _round_up(n_bytes):
+    """The next power of two of at least n_bytes, as a readable expression: '2**31'."""
+    return f"2**{max(int(n_bytes - 1).bit_length(), 1)}"
+
+
+def _read_small_array(path, archive, header, limit=1024):
+    """Read an array the format keeps small (the version, the architecture text)."""
+    if header is None:
         return None
-    try:
-        return loss_from_config(config)
-    except (ValueError, TypeError) as err:
-        raise ModelFileError(f"'{path}': cannot rebuild the loss from {config!r}: {err}") from err
-
-
-def _copy_parameters(path, stored, expected):
-    """Check that ``stored`` has exactly the ``expected`` parameters, then copy them in place.
-
-    ``expected`` holds the live arrays of the rebuilt network; copying into them (rather than
-    replacing them) keeps every reference the layers hold valid.
-    """
-    missing = sorted(set(expected) - set(stored))
-    if missing:
-        raise ModelFileError(f"'{path}' lacks the parameter arrays {missing} its layers need.")
-    unexpected = sorted(set(stored) - set(expected))
-    if unexpected:
+    if header.nbytes > limit:
         raise ModelFileError(
-            f"'{path}' holds arrays {unexpected} that no layer of its architecture has."
+            f"'{path}': {header.name!r} holds {header.nbytes:,} bytes; nnlib writes at most "
+            f"{limit:,} there, so this is not a file nnlib.io.save wrote."
         )
-    for name, live in expected.items():
-        array = stored[name]
-        if array.shape != live.shape or array.dtype != live.dtype:
+    try:
+        return npz_reader.read_array(archive, header)
+    except npz_reader.ArchiveError as error:
+        raise ModelFileError(f"Cannot read '{path}': {error}.") from None
+
+
+def _read_parameters(path, archive, headers, live_parameters):
+    """Read each stored array straight into the rebuilt network's own array.
+
+    Copying into the live arrays (rather than replacing them) keeps every reference the layers
+    hold valid, and needs no second copy of the weights in memory.
+    """
+    for name, live in live_parameters.items():
+        header = headers[name]
+        if header.shape != live.shape or header.dtype != live.dtype:  # checked before: a guard
             raise ModelFileError(
                 f"'{path}': parameter {name!r} should have shape {live.shape} and dtype "
-                f"{live.dtype} for its layer, but the file holds shape {array.shape}, "
-                f"dtype {array.dtype}."
+                f"{live.dtype} for its layer, but the file holds shape {header.shape}, "
+                f"dtype {header.dtype}."
             )
-        np.copyto(live, array)
+        try:
+            npz_reader.read_into(archive, header, live)
+        except npz_reader.ArchiveError as error:
+            raise ModelFileError(f"Cannot read '{path}': {error}.") from None

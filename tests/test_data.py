@@ -524,3 +524,12 @@ def test_minibatches_reject_bad_arguments_at_once():
         data.iterate_minibatches(X, y, 0, shuffle=False)
     with pytest.raises(ValueError, match="X has 5 rows and y has 4"):
         data.iterate_minibatches(X, y[:4], 2, shuffle=False)
+
+
+def test_an_idx_file_with_no_images_is_refused_naming_it(tmp_path):
+    images = write_file(tmp_path / "mnist" / "train-images-idx3-ubyte",
+                        idx_bytes(np.zeros((0, 28, 28)), 0x08))
+    write_file(tmp_path / "mnist" / "train-labels-idx1-ubyte", idx_bytes(np.zeros(0), 0x08))
+    with pytest.raises(ValueError, match="holds no images") as error:
+        data.load_mnist("train", data_dir=tmp_path, verify=False)
+    assert str(images) in str(error.value)

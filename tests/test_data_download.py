@@ -9,8 +9,11 @@ download the cache folder must hold only complete, verified files.
 import gzip
 import hashlib
 import http.server
+import re
 import struct
 import threading
+import urllib.error
+import urllib.request
 from collections import Counter
 from typing import ClassVar
 
@@ -207,3 +210,63 @@ def test_a_damaged_cached_file_that_cannot_be_deleted_is_explained(mirror, cache
                                               r"\(Permission denied\); delete it yourself"):
         data.load_idx_dataset(tiny_dataset([url("good")]), "train")
     assert requests["good", f"{images}.gz"] == 0  # nothing was downloaded over it
+
+
+# --- hostile mirrors, with urllib's opener replaced (the real-server probes that need a memory
+# limit or a timeout are in test_hostile_files.py) -------------------------------------------
+
+class FakeResponse:
+    """What urlopen returns, announcing ``length`` bytes and sending ``body``."""
+
+    def __init__(self, body, length):
+        self.body, self.headers = body, {"Content-Length": str(length)}
+
+    def read(self, size=-1):
+        chunk, self.body = self.body[:size], self.body[size:]
+        return chunk
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+def test_https_mirrors_are_tried_first(cache, monkeypatch):
+    asked = []
+
+    def refuse(url, timeout):
+        asked.append(url)
+        raise urllib.error.URLError("no network in this test")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    tiny = tiny_dataset(["http://one.invalid/", "https://two.invalid/", "http://three.invalid/"])
+    with pytest.raises(data.DataNotFoundError):
+        data.load_idx_dataset(tiny, "train")
+    first = {url.split("/")[2] for url in asked[:data.DOWNLOAD_ATTEMPTS]}
+    assert first == {"two.invalid"}, asked
+    assert [url.split("/")[2] for url in asked[data.DOWNLOAD_ATTEMPTS:]][::3] == \
+        ["one.invalid", "three.invalid"]
+    for dataset in (data.MNIST, data.FASHION_MNIST):
+        assert dataset.mirrors[0].startswith("https://")
+
+
+def test_a_mirror_announcing_more_than_the_file_can_take_is_not_read(cache, monkeypatch):
+    responses = []
+
+    def huge(url, timeout):
+        responses.append(FakeResponse(b"\x1f\x8b" + bytes(100), length=10**10))
+        return responses[-1]
+
+    monkeypatch.setattr(urllib.request, "urlopen", huge)
+    sizes = {name: len(content) for name, content in TINY_FILES.items()}
+    tiny = data.IdxDataset(name="Tiny", folder="tiny", mirrors=["http://big.invalid/"],
+                           sha256=TINY_SHA256, classes=data.MNIST_CLASSES, sizes=sizes)
+    with pytest.raises(data.DataNotFoundError) as error:
+        data.load_idx_dataset(tiny, "train")
+    cap = re.search(r"announces 10,000,000,000 bytes, more than the ([\d,]+) that the file "
+                    r"asked for can take", str(error.value))
+    assert cap and sizes["train-images-idx3-ubyte"] < int(cap[1].replace(",", "")) < 2**20
+    assert len(responses) == 1  # not asked again
+    assert responses[0].body == b"\x1f\x8b" + bytes(100)  # and not a byte of it was read
+    assert files_in(cache) == []

@@ -221,6 +221,31 @@ def test_save_refuses_custom_layers_and_losses_before_writing(tmp_path, layers, 
     assert os.listdir(tmp_path) == []
 
 
+def tiny_weights(fan_in, fan_out, rng, dtype=np.float32):
+    """A custom initialiser: load() cannot rebuild it, since it knows initialisers by name."""
+    return np.full((fan_in, fan_out), 0.01, dtype=dtype)
+
+
+def test_save_refuses_a_custom_init_function_and_says_how_to_fix_it(tmp_path):
+    network = Sequential([Dense(5, 3, init=tiny_weights), ReLU()])
+    path = tmp_path / "model.npz"
+    with pytest.raises(TypeError, match=r"layer 0, Dense\(5 -> 3\).*init='tiny_weights'.*"
+                                        r"network\.layers\[0\]\.init = 'he'"):
+        io.save(network, path)
+    assert os.listdir(tmp_path) == []
+    network.layers[0].init = "he"  # the fix the message gives: the weights themselves are kept
+    loaded = io.load(io.save(network, path))
+    np.testing.assert_array_equal(loaded.layers[0].params["W"], np.full((5, 3), 0.01, np.float32))
+
+
+def test_save_refuses_parameters_that_do_not_match_their_layer(tmp_path):
+    network = Sequential([Dense(5, 3)])
+    network.layers[0].params["W"] = np.zeros((3, 5), np.float32)  # replaced by hand, transposed
+    with pytest.raises(TypeError, match=r"could not rebuild it.*'0\.W'.*\(5, 3\).*\(3, 5\)"):
+        io.save(network, tmp_path / "model.npz")
+    assert os.listdir(tmp_path) == []
+
+
 # --- bad files ----------------------------------------------------------------------------------
 
 @pytest.fixture
