@@ -242,7 +242,8 @@ function makeReadout(model) {
       const best = shown.indexOf(Math.max(...shown));
       verdict.append(element("div", "dp-verdict-label",
                              off.length ? "with the unit off, the network reads" : "the network reads"),
-                     element("div", "dp-digit", String(best)),
+                     element("div", off.length ? "dp-digit dp-digit-changed" : "dp-digit",
+                             String(best)),
                      element("div", "dp-confidence", `${percent(shown[best])} sure`));
       verdict.dataset.prediction = String(best);
       box.classList.remove("dp-nothing");
@@ -255,7 +256,7 @@ function makeReadout(model) {
       value.textContent = shown.length ? percent(q) : "";
       column.classList.toggle("dp-best", k === best);
       column.classList.toggle("dp-changed", off.length > 0);
-      before.hidden = !off.length;
+      before.hidden = !off.length || p[k] < 0.005;   // a line at 0 would hide the axis
       if (off.length) before.style.bottom = `${100 * p[k]}%`;
     });
     legend.textContent = off.length
