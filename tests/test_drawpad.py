@@ -158,6 +158,8 @@ def test_bytes_floats_and_booleans_are_read_alike():
     np.testing.assert_allclose(to_mnist(as_bytes), to_mnist(as_bytes / 255.0), atol=1e-6)
     np.testing.assert_allclose(to_mnist(as_bytes.astype(float)), to_mnist(as_bytes), atol=1e-6)
     assert to_mnist(drawing > 0.5).max() == pytest.approx(1.0)
+    np.testing.assert_array_equal(to_mnist((drawing > 0.5).astype(np.uint8)),   # 0/1 integers
+                                  to_mnist(drawing > 0.5))
 
 
 @pytest.mark.parametrize("canvas", [np.zeros((280, 280)), np.zeros((28, 28), dtype=np.uint8)])
@@ -394,7 +396,7 @@ def test_predict_image_reads_a_transparent_png_as_the_pad_saves_it(tmp_path):
     path = tmp_path / "zero.png"
     rgba = np.zeros((280, 280, 4), dtype=np.uint8)
     rgba[..., 3] = np.round(255 * ink)
-    Image.fromarray(rgba, mode="RGBA").save(path)
+    Image.fromarray(rgba).save(path)
     np.testing.assert_allclose(read_image(path), ink, atol=0.5 / 255)
 
 

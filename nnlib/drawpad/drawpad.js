@@ -191,6 +191,7 @@ function makePad(model) {
 
 function makeReadout(model) {
   const box = element("div", "dp-readout");
+  box.classList.toggle("dp-no-network", !model.get("has_network"));
   const head = element("div", "dp-head");
   const verdict = element("div", "dp-verdict");
   const seen = element("figure", "dp-seen");
@@ -293,9 +294,9 @@ function makeInspector(model) {
       cell.dataset.unit = String(unit);
       cell.addEventListener("click", () => {
         const [l, u] = model.get("selected_unit");
-        const same = l === layer && u === unit;
+        const same = l === layer && u === unit;    // a second click deselects the unit
         model.set("selected_unit", same ? [] : [layer, unit]);
-        if (same) model.set("unit_switched_off", false);
+        model.set("unit_switched_off", false);     // the switch belongs to the unit shown
         model.save_changes();
       });
       grid.append(cell);
@@ -375,8 +376,7 @@ function makeInspector(model) {
 function render({ model, el }) {
   el.classList.add("nnlib-drawpad");
   const top = element("div", "dp-top");
-  top.append(makePad(model));
-  if (model.get("has_network")) top.append(makeReadout(model));
+  top.append(makePad(model), makeReadout(model));
   el.append(top);
   if (model.get("has_network") && model.get("hidden_sizes").length) {
     el.append(makeInspector(model));

@@ -41,7 +41,7 @@ def ink_to_png(ink):
     rgba[..., :3] = (26, 32, 44)      # the pad's ink colour; only the alpha channel counts
     rgba[..., 3] = alpha
     buffer = io.BytesIO()
-    Image.fromarray(rgba, mode="RGBA").save(buffer, format="PNG")
+    Image.fromarray(rgba).save(buffer, format="PNG")        # (H, W, 4) uint8: RGBA
     return _PNG_PREFIX + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

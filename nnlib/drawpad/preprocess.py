@@ -60,7 +60,7 @@ def to_mnist(image):
 
     Args:
         image: (H, W) array of any size, ink high on a 0 background: floats in [0, 1], or
-            integers (or floats) in 0..255, or booleans.
+            integers (or floats) in 0..255, or 0/1 integers or booleans.
     Returns:
         (28, 28) float32 array in [0, 1]; ``image.reshape(1, -1)`` is one network input.
     Raises:
@@ -87,8 +87,8 @@ def mnist_stages(image):
 def as_ink(image):
     """The drawing as (H, W) float32 ink in [0, 1]; refuses what cannot be a drawing.
 
-    Integers are read as 0..255 (uint8 pixels); floats up to 1 as they are, floats up to 255
-    as 0..255.
+    Integers are read as 0..255 (uint8 pixels), or as 0/1 when 1 is their largest value;
+    floats up to 1 as they are, floats up to 255 as 0..255.
     """
     array = np.asarray(image)
     if array.ndim != 2 or min(array.shape) < 1:
@@ -106,7 +106,7 @@ def as_ink(image):
         if low < 0 or high > 255:
             raise ValueError(
                 f"Pixel values must lie in [0, 1] or 0..255 (ink high); got {low:g} to {high:g}.")
-        if high > 1 or np.issubdtype(array.dtype, np.integer):
+        if high > 1:
             ink /= 255.0
     else:
         raise ValueError(f"The drawing must hold numbers, got dtype {array.dtype}.")
