@@ -1,18 +1,24 @@
 # Two commands for a fresh machine with Python 3.10+ and make:
 #   make lab    create .venv, install the course, open it in JupyterLab
 #   make test   create .venv, install the course and its test tools, run every test
+# Options: PYTHON=python3.13 (the interpreter), VENV=.venv-py3.13 (a venv folder of its own),
+# PYTEST_ARGS="tests -m 'not slow'" (what pytest runs), CONSTRAINTS=file (pip --constraint,
+# e.g. .ci/minimum-versions.txt for the oldest versions pyproject.toml allows).
 PYTHON ?= python3
 VENV ?= .venv
+PYTEST_ARGS ?=
+CONSTRAINTS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: setup lab test benchmark clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "nnlib needs Python 3.10 or newer; run: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,browser,instructor]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,browser,instructor]" \
+		$(if $(CONSTRAINTS),--constraint $(CONSTRAINTS))
 	touch $@
 
 setup: $(STAMP)
@@ -26,7 +32,7 @@ lab: setup
 # waiting for a busy core slowed the notebooks' training a hundredfold; one thread is as fast
 # for these sizes. (The benchmark keeps the default: it measures the machine.)
 test: setup
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 benchmark: setup
 	$(BIN)/python benchmarks/train_mnist.py
