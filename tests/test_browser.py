@@ -38,7 +38,8 @@ def _browser_unavailable_reason():
 _reason = _browser_unavailable_reason()
 if _reason and os.environ.get("CI") == "true":
     raise RuntimeError(f"the browser test must run in CI, but {_reason}")
-pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
+needs_chromium = pytest.mark.skipif(_reason is not None, reason=_reason or "")
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 def _free_port():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from test_browser import KERNEL_READY, TOKEN, browser, jupyterlab  # noqa: F401
-from test_browser import pytestmark as needs_chromium
+from test_browser import needs_chromium
 
 LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "04b_draw_a_digit.ipynb"
 
