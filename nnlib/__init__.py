@@ -14,6 +14,7 @@ Everything here is plain NumPy, written to be read. The modules, one idea each:
     estimator     MLPClassifier, a scikit-learn compatible estimator
     plotting      the course's pictures
     widgets       the interactive explorers and the live training monitor
+    checks        the exercise sets' checks: run your function, explain what is wrong
 
 The most used names are importable from the package itself, e.g.
 ``from nnlib import Sequential, Dense, ReLU``. They are imported on first use, so that
@@ -41,13 +42,13 @@ _EXPORTS = {
 }
 _SUBMODULES = {
     "activations", "losses", "layers", "network", "optimizers", "init", "gradcheck",
-    "data", "io", "estimator", "plotting", "widgets",
+    "data", "io", "estimator", "plotting", "widgets", "checks",
 }
 
 __all__ = [  # the classes, then the submodules (tests/test_package.py keeps it complete)
     "Callback", "Dense", "Dropout", "History", "Layer", "LeakyReLU", "MLPClassifier", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh",
-    "activations", "data", "estimator", "gradcheck", "init", "io", "layers", "losses",
+    "activations", "checks", "data", "estimator", "gradcheck", "init", "io", "layers", "losses",
     "network", "optimizers", "plotting", "widgets",
 ]
 
