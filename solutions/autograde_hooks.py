@@ -4,6 +4,7 @@ nbgrader calls ``limit_kernel_memory`` before it grades a submission and ``repor
 after it; the configuration binds their first argument with ``functools.partial``.
 """
 
+import os
 import resource
 import sys
 
@@ -25,11 +26,23 @@ def limit_kernel_memory(gigabytes, **_submission):
     resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
 
 
-def report_tampering(course_root, assignment, student, **_notebooks):
-    """Record what ``nnlib.checks`` detected in one autograded submission, and warn about it."""
-    findings = tamper_report.scan_submission(course_root, student, assignment)
-    tamper_report.update_report(course_root, student, assignment, findings)
-    for finding in findings:
-        print(f"[tampering] {finding.student} / {finding.assignment} / {finding.notebook} / "
-              f"cell {finding.cell}: {finding.message}   (listed in "
-              f"{tamper_report.REPORT_NAME})", file=sys.stderr)
+def report_tampering(course_root, notebooks=(), **_ids):
+    """Record what ``nnlib.checks`` detected in one autograded submission, and warn about it.
+
+    nbgrader passes the paths of the submission's notebooks, submitted/<student>/<set>/<name>;
+    its ``student`` argument is the command line's filter ("*" for the whole class), so the
+    submission is read from the paths instead.
+    """
+    for student, assignment in sorted({_submission_of(path) for path in notebooks}):
+        findings = tamper_report.scan_submission(course_root, student, assignment)
+        tamper_report.update_report(course_root, student, assignment, findings)
+        if findings:
+            cells = ", ".join(dict.fromkeys(finding.cell for finding in findings))
+            print(f"[tampering] {student} / {assignment}: nnlib.checks detected tampering in "
+                  f"cells {cells}; see {tamper_report.REPORT_NAME}", file=sys.stderr)
+
+
+def _submission_of(notebook_path):
+    """(student, set) of submitted/<student>/<set>/<notebook>.ipynb."""
+    folder = os.path.dirname(os.path.abspath(notebook_path))
+    return os.path.basename(os.path.dirname(folder)), os.path.basename(folder)

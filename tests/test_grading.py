@@ -53,7 +53,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from grading_class import ROOT, SetFiles, set_names, write
 
 pytestmark = pytest.mark.slow
@@ -80,8 +79,8 @@ for _name in dir(nnlib.checks):
 PATCH_BUILTINS = """\
 import builtins
 builtins.all = lambda *args, **kwargs: True
-builtins.abs = lambda value: 0.0
-builtins.max = lambda *args, **kwargs: 0.0"""
+builtins.any = lambda *args, **kwargs: False
+builtins.round = lambda value, *args: value"""
 
 # One plausible mistake per part of ex02 (the feedback must explain each).
 EX02_WRONG = {
@@ -187,7 +186,7 @@ def nbgrader(course, *args, timeout=None):
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
                OPENBLAS_NUM_THREADS="1", NNLIB_KERNEL_MEMORY_GB=KERNEL_MEMORY_GB)
     extra = [f"--Execute.timeout={timeout}"] if timeout else []
-    done = subprocess.run([str(BIN / "nbgrader"), *args, *extra], cwd=course, env=env,
+    done = subprocess.run([str(BIN / "nbgrader"), *args, *extra], check=False, cwd=course, env=env,
                           capture_output=True, text=True, timeout=1800)
     return done.returncode, done.stdout + done.stderr
 
