@@ -34,13 +34,14 @@ def lock(package, names):
 
         def __setattr__(self, name, value):
             if name in originals or name == "__class__":
-                raise AttributeError(f"{label}.{name} cannot be replaced: the checks grade "
+                raise AttributeError(f"tampering detected: {label}.{name} cannot be replaced: "
+                                     "the checks grade "
                                      "your own functions, not replacements of the checks")
             _module_setattr(self, name, value)
 
         def __delattr__(self, name):
             if name in originals or name == "__class__":
-                raise AttributeError(f"{label}.{name} cannot be deleted")
+                raise AttributeError(f"tampering detected: {label}.{name} cannot be deleted")
             _module_delattr(self, name)
 
     package.__class__ = SealedPackage
