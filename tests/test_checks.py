@@ -171,7 +171,6 @@ ATTACKS = [  # (owner, attribute, replacement, what the message names)
     (builtins, "all", _always(True), "builtins.all was replaced"),
     (math, "isclose", _always(True), "math.isclose was replaced"),
     (nnlib.activations, "sigmoid", naive_sigmoid, "nnlib.activations.sigmoid was replaced"),
-    (nnlib.checks, "check_softmax", _always(True), "nnlib.checks.check_softmax was replaced"),
     (nnlib.checks.activations, "check_softmax", _always(True),
      "nnlib.checks.activations.check_softmax was replaced"),
     (nnlib.checks.activations, "_reference_sigmoid", garbage,
@@ -193,6 +192,20 @@ def test_each_attack_is_detected_and_reported(owner, name, replacement, message,
     assert outcome is False and untampered
     assert "tampering detected: " in printed.out and message in printed.out
     assert f"NNLIB-TAMPERING: check_sigmoid: {message}" in printed.err.splitlines()
+
+
+def test_the_package_refuses_to_replace_its_checks_and_keeps_handing_out_the_originals():
+    genuine = nnlib.checks.check_softmax
+    with pytest.raises(AttributeError, match="cannot be replaced"):
+        nnlib.checks.check_softmax = _always(True)
+    with pytest.raises(AttributeError, match="cannot be deleted"):
+        del nnlib.checks.assert_untampered
+    vars(nnlib.checks)["check_softmax"] = _always(True)  # behind the package's back
+    try:
+        from nnlib.checks import check_softmax  # as the hidden tests import it
+        assert check_softmax is genuine and nnlib.checks.check_softmax is genuine
+    finally:
+        vars(nnlib.checks)["check_softmax"] = genuine
 
 
 def _raises_tampering(function):
@@ -260,10 +273,13 @@ def test_a_reference_that_disagrees_with_plain_arithmetic_is_tampering():
 def test_hidden_tests_fail_a_faked_check():
     """The attack of issue 10: garbage answers plus a check that always passes."""
     exercise_set = ExerciseSet("ex02_activations")
-    with replaced(nnlib.checks, "check_sigmoid", _always(True)):
+    genuine = nnlib.checks.check_sigmoid
+    vars(nnlib.checks)["check_sigmoid"] = _always(True)  # setattr is refused; go behind it
+    try:
         outcome = exercise_set.run_hidden("sigmoid", garbage)
-    assert isinstance(outcome.error, TamperingDetected)
-    assert "nnlib.checks.check_sigmoid was replaced" in outcome.message
+    finally:
+        vars(nnlib.checks)["check_sigmoid"] = genuine
+    assert isinstance(outcome.error, CheckFailed)  # the genuine check ran, and failed garbage
 
 
 def test_nothing_is_reported_when_nothing_was_replaced():

@@ -45,3 +45,7 @@ for _module_name in SET_MODULES:
         __all__.append(_check_name)
 
 seal(importlib.import_module(__name__))
+
+from nnlib.checks import _sealed_module  # last: it locks the names defined above
+
+_sealed_module.lock(importlib.import_module(__name__), __all__)
