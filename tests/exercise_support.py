@@ -221,3 +221,39 @@ def assert_fails_with(outcome, fragment):
     assert not outcome.passed, "a wrong answer passed"
     assert isinstance(outcome.error, AssertionError), f"not an AssertionError: {outcome!r}"
     assert fragment in outcome.message, f"expected {fragment!r} in {outcome.message!r}"
+
+
+def part_tests(exercise_set, wrong_answers):
+    """The four tests every set owes each graded part, bound to one set and its wrong answers.
+
+    A set's test file assigns them to module-level ``test_*`` names so that pytest collects them:
+    the table covers every part twice; check and hidden tests pass on the solution; both fail on
+    the stub; both fail on every wrong answer, the check naming the mistake.
+    """
+    import pytest
+
+    def table_covers_every_part_with_at_least_two_wrong_answers():
+        for part in exercise_set.parts:
+            assert sum(row[0] == part for row in wrong_answers) >= 2, part
+
+    @pytest.mark.parametrize("part", exercise_set.parts)
+    def check_and_hidden_tests_pass_on_the_solution(part):
+        assert_passes(exercise_set.run_check(part), part)
+        assert exercise_set.run_hidden(part).passed, exercise_set.run_hidden(part)
+
+    @pytest.mark.parametrize("part", exercise_set.parts)
+    def check_and_hidden_tests_fail_on_the_stub(part):
+        stub = exercise_set.stub_function(part)
+        assert_fails_with(exercise_set.run_check(part, stub), f"{part}: not implemented yet")
+        assert_fails_with(exercise_set.run_hidden(part, stub), "not implemented yet")
+
+    @pytest.mark.parametrize(("part", "wrong", "message"), wrong_answers,
+                             ids=[f"{row[0]}-{row[1].__name__}" for row in wrong_answers])
+    def check_names_the_mistake_and_hidden_tests_fail(part, wrong, message):
+        assert_fails_with(exercise_set.run_check(part, wrong), message)
+        assert not exercise_set.run_hidden(part, wrong).passed
+
+    return (table_covers_every_part_with_at_least_two_wrong_answers,
+            check_and_hidden_tests_pass_on_the_solution,
+            check_and_hidden_tests_fail_on_the_stub,
+            check_names_the_mistake_and_hidden_tests_fail)

@@ -11,8 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_browser import KERNEL_READY, TOKEN, browser, jupyterlab  # noqa: F401
-from test_browser import needs_chromium
+from test_browser import KERNEL_READY, TOKEN, browser, jupyterlab, needs_chromium  # noqa: F401
 
 LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "04b_draw_a_digit.ipynb"
 

@@ -7,7 +7,7 @@ that mistake, and the hidden tests must fail it too.
 
 import numpy as np
 import pytest
-from exercise_support import ExerciseSet, assert_fails_with, assert_passes, odd_answers
+from exercise_support import ExerciseSet, assert_fails_with, odd_answers, part_tests
 
 SET = ExerciseSet("ex01_matrix_ops")
 SOLUTIONS = SET.solution_namespace()
@@ -117,29 +117,10 @@ WRONG_ANSWERS = [  # (part, wrong answer, what the check's message must say)
 ]
 
 
-def test_the_table_covers_every_part_with_at_least_two_wrong_answers():
-    for part in SET.parts:
-        assert sum(row[0] == part for row in WRONG_ANSWERS) >= 2, part
-
-
-@pytest.mark.parametrize("part", SET.parts)
-def test_check_and_hidden_tests_pass_on_the_solution(part):
-    assert_passes(SET.run_check(part), part)
-    assert SET.run_hidden(part).passed, SET.run_hidden(part)
-
-
-@pytest.mark.parametrize("part", SET.parts)
-def test_check_and_hidden_tests_fail_on_the_stub(part):
-    stub = SET.stub_function(part)
-    assert_fails_with(SET.run_check(part, stub), f"{part}: not implemented yet")
-    assert_fails_with(SET.run_hidden(part, stub), "not implemented yet")
-
-
-@pytest.mark.parametrize(("part", "wrong", "message"), WRONG_ANSWERS,
-                         ids=[f"{row[0]}-{row[1].__name__}" for row in WRONG_ANSWERS])
-def test_check_names_the_mistake_and_hidden_tests_fail(part, wrong, message):
-    assert_fails_with(SET.run_check(part, wrong), message)
-    assert not SET.run_hidden(part, wrong).passed
+(test_the_table_covers_every_part_with_at_least_two_wrong_answers,
+ test_check_and_hidden_tests_pass_on_the_solution,
+ test_check_and_hidden_tests_fail_on_the_stub,
+ test_check_names_the_mistake_and_hidden_tests_fail) = part_tests(SET, WRONG_ANSWERS)
 
 
 def test_a_square_weight_matrix_used_transposed_is_caught_by_the_hidden_tests():
