@@ -76,8 +76,7 @@ def as_samples(X, name="X", dtype=None):
             f"Expected a batch of samples (N, features), got a 1-D array of shape "
             f"{array.shape}; for a single sample use X.reshape(1, -1)."
         )
-    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
-            or array.dtype == bool):
+    if not _holds_real_numbers(array):
         raise TypeError(
             f"{name} has dtype {array.dtype}; expected real numbers (floats or ints). Convert "
             f"it with np.asarray({name}, dtype=np.float32) after replacing anything that is "
@@ -104,8 +103,7 @@ def as_labels(y, num_samples, name="y", samples_name="X"):
             f"{name} is a single value ({y!r}); give one label per sample, an array of shape "
             f"(N,) or (N, C)."
         )
-    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)
-            or y.dtype == bool):
+    if not _holds_real_numbers(y):
         raise TypeError(
             f"{name} has dtype {y.dtype}; a network learns from numbers: class ids 0..C-1 of "
             f"shape (N,), or targets of shape (N, C). (A None or a string label gives this.)"
@@ -211,3 +209,9 @@ def as_callbacks(callbacks, where):
                 f"your callback from nnlib.network.Callback, which provides every hook."
             )
     return callbacks
+
+
+def _holds_real_numbers(array):
+    """True for arrays of ints, floats or bools: what a network can compute with."""
+    return (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+            or array.dtype == bool)
