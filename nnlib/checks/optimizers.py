@@ -520,7 +520,8 @@ def _adam_case(t, adam_step, args):
                  ((moved(m_new, beta2 * V + G ** 2, c1, c2), m_new, beta2 * V + G ** 2),
                   ("the new squared gradient is weighted by (1 - beta2): v = beta2 * v + "
                   "(1 - beta2) * grad ** 2.")),
-                 ((moved(m_swapped, v_swapped, c1, c2), m_swapped, v_swapped),
+                 ((moved(m_swapped, v_swapped, 1 - beta2 ** step, 1 - beta1 ** step),
+                   m_swapped, v_swapped),
                   "beta1 and beta2 are swapped: beta1 (0.9) belongs to m, beta2 (0.999) to v."),
                  ((moved(M, V, c1, c2), m_new, v_new),
                   "the step used the old m and v: update both averages first."),
@@ -669,6 +670,17 @@ def _dropout_case(t, dropout_forward, x, rate, seed):
         t.fail(f"{label}: every mask entry must be 0 (dropped) or 1 / (1 - rate) = {scale:.6g} "
                f"(kept), found {odd:.6g}.")
     t.true(True, "")
+    if rate > 0 and x.ndim >= 2 and x.shape[0] > 1 and x.shape[1] > 1:
+        rows = mask.reshape(x.shape[0], -1)
+        same_rows = all(first_mismatch(_entries(row), _entries(rows[0]), 0.0, 0.0) < 0
+                        for row in rows)
+        columns = np.moveaxis(mask, 1, 0).reshape(x.shape[1], -1)
+        same_columns = all(first_mismatch(_entries(c), _entries(columns[0]), 0.0, 0.0) < 0
+                           for c in columns)
+        t.true(not same_rows and not same_columns,
+               f"{label}: the mask repeats along one axis (every "
+               f"{'row' if same_rows else 'column'} is the same): draw one keep decision per "
+               f"entry, rng.random(x.shape), not one per row or column.")
     n = len(masks)
     kept = sum(1 for m in masks if m != 0.0) / n
     spread = _sqrt(rate * (1 - rate) / n)
@@ -690,17 +702,6 @@ def _dropout_case(t, dropout_forward, x, rate, seed):
         t.true(abs(mean - 1.0) <= 5 * spread * scale + scale / n,
                f"{label}: for x of ones the mean of out is {mean:.4g}; inverted dropout keeps "
                f"it at 1 (E[mask] = 1).")
-    if rate > 0 and x.ndim >= 2 and x.shape[0] > 1 and x.shape[1] > 1:
-        rows = mask.reshape(x.shape[0], -1)
-        same_rows = all(first_mismatch(_entries(row), _entries(rows[0]), 0.0, 0.0) < 0
-                        for row in rows)
-        columns = np.moveaxis(mask, 1, 0).reshape(x.shape[1], -1)
-        same_columns = all(first_mismatch(_entries(c), _entries(columns[0]), 0.0, 0.0) < 0
-                           for c in columns)
-        t.true(not same_rows and not same_columns,
-               f"{label}: the mask repeats along one axis (every "
-               f"{'row' if same_rows else 'column'} is the same): draw one keep decision per "
-               f"entry, rng.random(x.shape), not one per row or column.")
     again = _dropout_call(t, dropout_forward, x, rate, seed, label + ", called again")[1]
     t.true(first_mismatch(_entries(again), masks, 0.0, 0.0) < 0,
            f"{label}: a generator with the same seed gave a different mask: draw the random "
