@@ -11,7 +11,17 @@ import numpy as np
 import pytest
 from exercise_support import ExerciseSet, assert_fails_with, odd_answers, part_tests
 
-from nnlib.checks import CheckFailed, check_cosine_with_warmup
+import nnlib.checks._integrity
+import nnlib.checks.optimizers
+import nnlib.optimizers
+from nnlib.checks import (
+    CheckFailed,
+    check_adam_step,
+    check_cosine_with_warmup,
+    check_l2_gradient,
+    check_momentum_step,
+    check_rmsprop_step,
+)
 
 SET = ExerciseSet("ex05_optimizers")
 SOLUTIONS = SET.solution_namespace()
@@ -480,3 +490,39 @@ RIGHT_ANSWERS = [
 def test_right_answers_written_differently_pass_the_check_and_the_hidden_tests(part, right):
     assert SET.run_check(part, right).passed, SET.run_check(part, right)
     assert SET.run_hidden(part, right).passed, SET.run_hidden(part, right)
+
+
+# --- tampering with what these checks rely on ---------------------------------------------------
+
+def _always(value):
+    return lambda *args, **kwargs: value
+
+
+ATTACKS = [  # (owner, attribute, replacement, check, part, what the message names)
+    (nnlib.optimizers.Adam, "update", _always(None), check_adam_step, "adam_step",
+     "nnlib.optimizers.Adam.update was replaced"),
+    (nnlib.optimizers.CosineWithWarmup, "__call__", _always(0.0), check_cosine_with_warmup,
+     "cosine_with_warmup", "nnlib.optimizers.CosineWithWarmup.__call__ was replaced"),
+    (nnlib.optimizers, "Momentum", object, check_momentum_step, "momentum_step",
+     "nnlib.optimizers.Momentum was replaced"),
+    (nnlib.checks.optimizers, "_ReferenceSGD", object, check_l2_gradient, "l2_gradient",
+     "nnlib.checks.optimizers._ReferenceSGD was replaced"),
+    (nnlib.checks.optimizers, "_compare", _always(None), check_rmsprop_step, "rmsprop_step",
+     "nnlib.checks.optimizers._compare was replaced"),
+]
+
+
+@pytest.mark.parametrize(("owner", "name", "replacement", "check", "part", "message"), ATTACKS,
+                         ids=[row[5].split(" was")[0] for row in ATTACKS])
+def test_replacing_a_reference_is_detected(owner, name, replacement, check, part, message,
+                                           capsys):
+    original = getattr(owner, name)
+    setattr(owner, name, replacement)
+    try:
+        outcome = check(SOLUTIONS[part], raising=False)
+    finally:
+        setattr(owner, name, original)
+    printed = capsys.readouterr()
+    assert outcome is False
+    assert "tampering detected: " in printed.out and message in printed.out
+    assert nnlib.checks._integrity.problems() == []
