@@ -378,11 +378,22 @@ WRONG_ANSWERS = [  # (part, wrong answer, what the check's message must say)
  test_check_names_the_mistake_and_hidden_tests_fail) = part_tests(SET, WRONG_ANSWERS)
 
 
-def test_eps_inside_the_square_root_passes_the_ordinary_cases_and_fails_on_tiny_gradients():
-    """Fairness: the variant is only called wrong where the difference is real, and says so."""
-    outcome = SET.run_check("rmsprop_step", rmsprop_eps_inside_sqrt)
-    assert "gradients of order 1e-7" in outcome.message
-    assert "1e-07 *" not in outcome.message and "(4, 3)" not in outcome.message  # not case 1
+@pytest.mark.parametrize(("check", "wrong", "ordinary", "tiny"), [
+    (check_rmsprop_step, rmsprop_eps_inside_sqrt,
+     (np.ones(3), np.array([0.5, -1.0, 2.0]), np.array([0.1, 0.2, 0.3]), 0.01),
+     (np.ones(3), np.array([1e-7, -2e-7, 3e-7]), np.zeros(3), 0.01)),
+    (check_adam_step, adam_eps_inside_sqrt,
+     (np.ones(3), np.array([0.5, -1.0, 2.0]), np.zeros(3), np.zeros(3), 1, 0.01),
+     (np.ones(3), np.array([1e-7, -2e-7, 3e-7]), np.zeros(3), np.zeros(3), 1, 0.01)),
+])
+def test_eps_inside_the_square_root_is_wrong_only_where_it_changes_the_step(check, wrong,
+                                                                            ordinary, tiny):
+    """Fairness: on ordinary gradients the variant differs by rounding, and passes; it is called
+    wrong only for gradients near sqrt(eps), where the step really changes, and told why."""
+    assert check(wrong, cases=[ordinary], runs=[]) is True
+    with pytest.raises(CheckFailed, match="you added eps inside the square root") as failure:
+        check(wrong, cases=[tiny], runs=[])
+    assert "For ordinary gradients the two agree" in str(failure.value)
 
 
 def test_a_schedule_that_divides_by_zero_warm_up_steps_is_told_there_is_no_warm_up():
