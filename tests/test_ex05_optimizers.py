@@ -160,6 +160,12 @@ def adam_eps_inside_sqrt(param, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1
     return param - lr * m_hat / np.sqrt(v_hat + eps), m, v
 
 
+def adam_folded_without_scaling_eps(param, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    m, v = _adam_moments(grad, m, v, beta1, beta2)
+    step_size = lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+    return param - step_size * m / (np.sqrt(v) + eps), m, v
+
+
 def adam_returns_corrected_state(param, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     m, v = _adam_moments(grad, m, v, beta1, beta2)
     m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
@@ -340,6 +346,7 @@ WRONG_ANSWERS = [  # (part, wrong answer, what the check's message must say)
     ("adam_step", adam_t_plus_one, "the bias correction used t + 1"),
     ("adam_step", adam_without_sqrt, "the square root is missing"),
     ("adam_step", adam_eps_inside_sqrt, "you added eps inside the square root, sqrt(v_hat + eps)"),
+    ("adam_step", adam_folded_without_scaling_eps, "but left eps as it is"),
     ("adam_step", adam_returns_corrected_state, "you returned the corrected m_hat and v_hat"),
     ("adam_step", adam_betas_swapped, "beta1 and beta2 are swapped"),
     ("adam_step", adam_unsquared_v, "*squared* gradients"),

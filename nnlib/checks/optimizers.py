@@ -508,6 +508,14 @@ def _adam_case(t, adam_step, args):
                    f"({ADAPTIVE_SECTION}).")),
                  ((moved(m_new, v_new, c1, c2, lambda vh: np.sqrt(vh + eps)), m_new, v_new),
                   EPS_INSIDE.replace("sqrt(s", "sqrt(v_hat")),
+                 ((moved(m_new, v_new, c1, c2, lambda vh: np.sqrt(vh) + eps / math.sqrt(c2)),
+                   m_new, v_new),
+                  ("you folded the bias corrections into the step size, lr * sqrt(1 - beta2 ** "
+                   "t) / (1 - beta1 ** t), but left eps as it is (TensorFlow's arrangement). "
+                   "That changes eps: it amounts to sqrt(v_hat) + eps / sqrt(1 - beta2 ** t), "
+                   "which matters for gradients of order 1e-7, as here. Scale eps too, eps * "
+                   "sqrt(1 - beta2 ** t), or compute m_hat and v_hat as written "
+                   f"({ADAPTIVE_SECTION}).")),
                  ((expected[0], m_new / c1, v_new / c2),
                   ("you returned the corrected m_hat and v_hat as the new state: return the "
                    "plain averages m and v; the correction is recomputed from t at every "
