@@ -35,6 +35,11 @@ def momentum_uphill(param, grad, velocity, lr, momentum=0.9):
     return param + velocity, velocity
 
 
+def momentum_opposite_sign_convention(param, grad, velocity, lr, momentum=0.9):
+    velocity = momentum * velocity + lr * grad
+    return param - velocity, velocity
+
+
 def momentum_minus_velocity(param, grad, velocity, lr, momentum=0.9):
     velocity = momentum * velocity - lr * grad
     return param - velocity, velocity
@@ -324,6 +329,7 @@ def cosine_without_the_half(step, peak, total_steps, warmup_steps, final=0.0):
 
 WRONG_ANSWERS = [  # (part, wrong answer, what the check's message must say)
     ("momentum_step", momentum_uphill, "the velocity points uphill"),
+    ("momentum_step", momentum_opposite_sign_convention, "your velocity has the opposite sign"),
     ("momentum_step", momentum_minus_velocity, "param + v, not param - v"),
     ("momentum_step", momentum_other_convention, "that is the other convention"),
     ("momentum_step", momentum_old_velocity_moves_param, "you moved param by the old velocity"),
