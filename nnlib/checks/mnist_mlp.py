@@ -52,7 +52,8 @@ REQUIRED_ACCURACY = 0.97
 BUDGET_SECONDS = 180.0  # a 2-core laptop; the reference solution needs about 10 s
 
 DIVERGED_HINT = (
-    "The training diverged: the weights grew until the numbers overflowed. Divide the "
+    "The training diverged: its steps were too large, so the weights grew instead of "
+    "settling. Divide the "
     "gradient of the loss by the batch size, dL/dZ = (P - Y) / N (lesson 02, section 8); "
     "without the 1/N every step is N times too large. Then use a learning rate around 0.1.")
 
@@ -535,6 +536,16 @@ def _test_accuracy(weights, X_test, y_test):
     return sum(1 for p, label in zip(predicted, y_test.tolist()) if p == label) / len(predicted)
 
 
+def _distinct_predictions(weights, X_test):
+    """How many different digits the network predicts on the test set (1: it is stuck)."""
+    activations = X_test
+    for position, (W, b) in enumerate(weights):
+        activations = activations @ W + b
+        if position < len(weights) - 1:
+            activations = _maximum(activations, 0)
+    return len(set(_argmax(activations, axis=1).tolist()))
+
+
 def _global_state():
     """np.random's legacy global state (key and position), to notice a draw from it."""
     state = _get_state()
@@ -560,8 +571,11 @@ def check_train_mlp(t, train_mlp, seed=0, budget_seconds=BUDGET_SECONDS):
     uses = _nnlib_uses(train_mlp)
     if uses:
         name, value = uses[0]
-        what = getattr(value, "__name__", type(value).__name__)
-        t.fail(f"train_mlp uses nnlib's {what} (through `{name}`): build the network from "
+        if _isinstance(value, type(os)):
+            what = f"the module {value.__name__}"
+        else:
+            what = f"nnlib's {getattr(value, '__name__', type(value).__name__)}"
+        t.fail(f"train_mlp uses {what} (through `{name}`): build the network from "
                f"your own Dense and ReLU classes and write the SGD step yourself "
                f"(W -= learning_rate * grad_W); use only NumPy and the code of this notebook.")
     (X_train, y_train), (X_test, y_test) = _mnist()
@@ -581,6 +595,12 @@ def check_train_mlp(t, train_mlp, seed=0, budget_seconds=BUDGET_SECONDS):
     _dense_probe(t, layers[2], *weights[1])
     with _errstate(all="ignore"):
         accuracy = _test_accuracy(weights, X_test, y_test)
+        distinct = _distinct_predictions(weights, X_test)
+    if distinct == 1:
+        t.fail(f"Your trained network predicts the same digit for all 10,000 test images "
+               f"({accuracy:.1%} correct): the training went wrong so badly that every input "
+               f"gives the same output (often because huge steps switched every ReLU off "
+               f"for good). {DIVERGED_HINT}")
     if accuracy < 0.2:
         t.fail(f"Your trained network classifies {accuracy:.1%} of the 10,000 test digits "
                f"correctly, no better than guessing (10 %): it did not learn. Subtract the "
@@ -592,7 +612,7 @@ def check_train_mlp(t, train_mlp, seed=0, budget_seconds=BUDGET_SECONDS):
            f"correctly, below the {REQUIRED_ACCURACY:.0%} required. Shuffle the training set "
            f"at every epoch (your iterate_minibatches with rng), use a learning rate around "
            f"0.1 with batches of 64 for about 10 epochs, and He initialisation, "
-           f"W ~ N(0, 2 / in_features) ({MINIBATCH_SECTION}, {TRAINING_SECTION}).")
+           f"W ~ N(0, 2 / in_features) (lesson 04, sections 5 and 6).")
     t.true(seconds <= budget_seconds,
            f"train_mlp took {seconds:.0f} s; the budget is {budget_seconds:.0f} s. Train on "
            f"mini-batches with matrix products (no Python loop over single examples) and "
