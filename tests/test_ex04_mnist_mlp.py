@@ -358,7 +358,8 @@ def test_the_checks_test_accuracy_is_scikit_learns_on_the_students_forward(train
         signal = layer.forward(signal)
     students = accuracy_score(y_test, signal.argmax(axis=1))
     weights = [(layer.W, layer.b) for layer in trained_layers[::2]]
-    checks = nnlib.checks.mnist_mlp._test_accuracy(weights, X_test, y_test)
+    predicted = nnlib.checks.mnist_mlp._predictions(weights, X_test)
+    checks = nnlib.checks.mnist_mlp._accuracy_of(predicted, y_test)
     assert checks == pytest.approx(students, abs=2e-4)  # float32 rounding may flip a digit
     assert students >= 0.97
 
@@ -376,3 +377,22 @@ def test_a_trainer_over_its_budget_or_drawing_from_the_global_state_fails(traine
         check_train_mlp(returns_the_trained_layers, budget_seconds=0.0)
     with pytest.raises(CheckFailed, match="np.random's global state"):
         check_train_mlp(draws_from_the_global_generator)
+
+
+def test_the_thorough_check_reuses_the_last_training_of_the_same_function(trained_layers):
+    calls = []
+
+    def counts_its_calls(X, y, rng):
+        calls.append(1)
+        return trained_layers
+
+    def another_function(X, y, rng):
+        calls.append(2)
+        return trained_layers
+
+    assert check_train_mlp(counts_its_calls)
+    assert check_train_mlp(counts_its_calls, thorough=True)
+    assert calls == [1]
+    assert check_train_mlp(counts_its_calls, thorough=True, seed=1)  # another seed: trains
+    assert check_train_mlp(another_function, thorough=True)
+    assert calls == [1, 1, 2]

@@ -236,10 +236,16 @@ def _accuracy_case(t, accuracy, y_true, y_pred):
     N = len(y_true)
     label = f"accuracy(y_true, y_pred) for {N} labels"
     result = t.call(accuracy, y_true, y_pred, label=label)
+    correct = sum(1 for a, b in zip(y_true.tolist(), y_pred.tolist()) if a == b)
+    if _isinstance(result, (int, np.integer)) and not _isinstance(result, (bool, np.bool_)):
+        if result == correct and N > 1:
+            t.fail(f"{label} returned {result}: that is the number of correct predictions; "
+                   f"divide by N = {N} for the fraction.")
+        t.fail(f"{label} returned the integer {result}; the accuracy is a fraction between 0 "
+               f"and 1, a float: (number of y_true == y_pred) / N ({TRAINING_SECTION}).")
     value = t.number(result, label=label,
                      shape_hints={(N,): "that is one True/False per example: return their "
                                         "mean, a single number"})
-    correct = sum(1 for a, b in zip(y_true.tolist(), y_pred.tolist()) if a == b)
     t.close(_scalar(value), _scalar(correct / N), label=label, rtol=1e-12, atol=1e-12,
             recheck=[correct / N],
             mistakes=[
@@ -463,17 +469,17 @@ def _layers(t, result):
     return layers, weights
 
 
-def _relu_probe(t, relu_layer):
-    probe = _deepcopy(relu_layer)
-    z = t.rng.normal(size=(6, 5))
+def _relu_probe(t, layers, position, dtype):
+    probe = _deepcopy(layers[position])
+    z = t.rng.normal(size=(6, 5)).astype(dtype)
     z[z == 0.0] = 0.5
-    label = "your ReLU layer (layer 1 of the list)"
+    label = f"your ReLU layer (layer {position} of the list)"
     out = t.call(probe.forward, z, label=f"{label}: forward(z) for z of shape (6, 5)")
     out = t.array(out, label=f"{label}: forward(z)", shape=z.shape)
     t.close(out, _maximum(z, 0.0), label=f"{label}: forward(z)",
             recheck=[v if v > 0 else 0.0 for v in z.reshape(-1).tolist()],
             hint=f"ReLU(z) = max(z, 0), entry by entry ({RELU_SECTION}).")
-    grad_output = t.rng.normal(size=z.shape)
+    grad_output = t.rng.normal(size=z.shape).astype(dtype)
     grad = t.call(probe.backward, grad_output,
                   label=f"{label}: backward(grad_output) after forward(z)")
     grad = t.array(grad, label=f"{label}: backward(grad_output)", shape=z.shape)
@@ -497,11 +503,13 @@ def _relu_probe(t, relu_layer):
                  f"({RELU_SECTION}).")
 
 
-def _dense_probe(t, dense_layer, W, b):
-    probe = _deepcopy(dense_layer)
+def _dense_probe(t, layers, position, W, b):
+    """Try the layer's forward and backward on a batch of 4, with W and b set to the given."""
+    probe = _deepcopy(layers[position])
+    probe.W, probe.b = W.copy(), b.copy()
     n_in, n_out = W.shape
     x = t.rng.normal(size=(4, n_in)).astype(W.dtype)
-    label = f"your Dense({n_in}, {n_out}) (layer 2 of the list)"
+    label = f"your Dense({n_in}, {n_out}) (layer {position} of the list)"
     out = t.call(probe.forward, x, label=f"{label}: forward(x) for x of shape (4, {n_in})")
     out = t.array(out, label=f"{label}: forward(x)", shape=(4, n_out))
     t.close(out, x @ W + b, label=f"{label}: forward(x)", rtol=1e-4, atol=1e-5,
@@ -525,25 +533,18 @@ def _dense_probe(t, dense_layer, W, b):
                 hint=f"{name} = {formula} ({DENSE_SECTION}).")
 
 
-def _test_accuracy(weights, X_test, y_test):
-    """Accuracy of the network with these (W, b) on the test set, by a forward pass of our own."""
+def _predictions(weights, X_test):
+    """The digit predicted for each test image (a list), by a forward pass of our own."""
     activations = X_test
     for position, (W, b) in enumerate(weights):
         activations = activations @ W + b
         if position < len(weights) - 1:
             activations = _maximum(activations, 0)
-    predicted = _argmax(activations, axis=1).tolist()
+    return _argmax(activations, axis=1).tolist()
+
+
+def _accuracy_of(predicted, y_test):
     return sum(1 for p, label in zip(predicted, y_test.tolist()) if p == label) / len(predicted)
-
-
-def _distinct_predictions(weights, X_test):
-    """How many different digits the network predicts on the test set (1: it is stuck)."""
-    activations = X_test
-    for position, (W, b) in enumerate(weights):
-        activations = activations @ W + b
-        if position < len(weights) - 1:
-            activations = _maximum(activations, 0)
-    return len(set(_argmax(activations, axis=1).tolist()))
 
 
 def _global_state():
@@ -552,21 +553,25 @@ def _global_state():
     return state[1].tolist(), state[2]
 
 
-def _mnist():
+def _mnist(split):
     try:
-        return _load_mnist("train"), _load_mnist("test")
+        return _load_mnist(split)
     except Exception as error:  # noqa: BLE001 -- missing data gets this message
         raise CheckFailed(f"check_train_mlp needs the MNIST data and could not load it "
                           f"({type(error).__name__}: {error})") from None
 
 
 @check("train_mlp", lesson="lesson 04")
-def check_train_mlp(t, train_mlp, seed=0, budget_seconds=BUDGET_SECONDS):
+def check_train_mlp(t, train_mlp, seed=0, budget_seconds=BUDGET_SECONDS, thorough=False):
     """Train with train_mlp(X_train, y_train, rng); require >= 97 % on the MNIST test set in time.
 
     Refuses nnlib's layers, networks and optimizers (in train_mlp and the code it calls), then
     checks the returned [Dense, ReLU, Dense, ReLU, Dense]: the shapes, your ReLU and Dense on
     small probes, the test accuracy from the weights, and the training time.
+
+    thorough=True (the hidden tests) probes every layer, in float32 and float64, and requires
+    every digit to be read well. It does not train again if the last run of this check trained
+    this very function with this seed (one training per grading, however slow the computer).
     """
     uses = _nnlib_uses(train_mlp)
     if uses:
@@ -578,25 +583,27 @@ def check_train_mlp(t, train_mlp, seed=0, budget_seconds=BUDGET_SECONDS):
         t.fail(f"train_mlp uses {what} (through `{name}`): build the network from "
                f"your own Dense and ReLU classes and write the SGD step yourself "
                f"(W -= learning_rate * grad_W); use only NumPy and the code of this notebook.")
-    (X_train, y_train), (X_test, y_test) = _mnist()
-    rng = _default_rng(seed)
-    global_state = _global_state()
-    started = _perf_counter()
-    result = t.call(_train_stopping_on_overflow, train_mlp, X_train, y_train, rng,
-                    label="train_mlp(X_train, y_train, rng)", may_change_inputs=True,
-                    warning_hint=DIVERGED_HINT)
-    seconds = _perf_counter() - started
+    run = _recall_training(train_mlp, seed) if thorough else None
+    if run is None:
+        run = _train(t, train_mlp, seed)
+        _remember_training(train_mlp, seed, run)
+    result, seconds, drew_globally = run
     layers, weights = _layers(t, result)
-    t.true(_global_state() == global_state,
+    t.true(not drew_globally,
            "train_mlp drew random numbers from np.random's global state: draw every random "
            "number (the initial weights, the shuffling) from the rng you are given, so that "
            "a seed reproduces the training.")
-    _relu_probe(t, layers[1])
-    _dense_probe(t, layers[2], *weights[1])
+    _relu_probe(t, layers, 1, np.float64)
+    _dense_probe(t, layers, 2, *weights[1])
+    if thorough:
+        _relu_probe(t, layers, 3, np.float32)
+        for position, (W, b) in zip((0, 4), (weights[0], weights[2])):
+            _dense_probe(t, layers, position, W.astype(np.float64), b.astype(np.float64))
+    X_test, y_test = _mnist("test")
     with _errstate(all="ignore"):
-        accuracy = _test_accuracy(weights, X_test, y_test)
-        distinct = _distinct_predictions(weights, X_test)
-    if distinct == 1:
+        predicted = _predictions(weights, X_test)
+    accuracy = _accuracy_of(predicted, y_test)
+    if len(set(predicted)) == 1:
         t.fail(f"Your trained network predicts the same digit for all 10,000 test images "
                f"({accuracy:.1%} correct): the training went wrong so badly that every input "
                f"gives the same output (often because huge steps switched every ReLU off "
@@ -613,7 +620,52 @@ def check_train_mlp(t, train_mlp, seed=0, budget_seconds=BUDGET_SECONDS):
            f"at every epoch (your iterate_minibatches with rng), use a learning rate around "
            f"0.1 with batches of 64 for about 10 epochs, and He initialisation, "
            f"W ~ N(0, 2 / in_features) (lesson 04, sections 5 and 6).")
+    if thorough:
+        for digit in range(10):
+            shown = [p for p, label in zip(predicted, y_test.tolist()) if label == digit]
+            share = sum(1 for p in shown if p == digit) / len(shown)
+            t.true(share >= 0.9,
+                   f"Your network reads {accuracy:.2%} of the test digits, but only "
+                   f"{share:.1%} of the {digit}s: train on every class in a shuffled order, "
+                   f"with every example once per epoch ({MINIBATCH_SECTION}).")
     t.true(seconds <= budget_seconds,
            f"train_mlp took {seconds:.0f} s; the budget is {budget_seconds:.0f} s. Train on "
            f"mini-batches with matrix products (no Python loop over single examples) and "
            f"keep to about 10 epochs ({MINIBATCH_SECTION}).")
+
+
+def _train(t, train_mlp, seed):
+    """(what train_mlp returned, seconds it took, whether it drew from np.random's state)."""
+    X_train, y_train = _mnist("train")
+    rng = _default_rng(seed)
+    global_state = _global_state()
+    started = _perf_counter()
+    result = t.call(_train_stopping_on_overflow, train_mlp, X_train, y_train, rng,
+                    label="train_mlp(X_train, y_train, rng)", may_change_inputs=True,
+                    warning_hint=DIVERGED_HINT)
+    seconds = _perf_counter() - started
+    return result, seconds, _global_state() != global_state
+
+
+def _training_memory():
+    """remember(func, seed, run) / recall(func, seed): the last training run of the check.
+
+    Kept in a closure, not in a module variable that a notebook could overwrite with layers
+    trained elsewhere; recall only returns a run of the very same function object and seed.
+    """
+    last = {}
+
+    def remember(func, seed, run):
+        last.clear()
+        last["run"] = (func, seed, run)
+
+    def recall(func, seed):
+        if "run" not in last:
+            return None
+        remembered_func, remembered_seed, run = last["run"]
+        return run if remembered_func is func and remembered_seed == seed else None
+
+    return remember, recall
+
+
+_remember_training, _recall_training = _training_memory()
