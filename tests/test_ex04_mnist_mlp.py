@@ -114,7 +114,7 @@ def _sgd(X, y, rng, *, relu=ReLU, gradient=solution_gradient, batches=None, lear
 
 
 def train_without_shuffling_and_a_tiny_learning_rate(X, y, rng):
-    return _sgd(X, y, rng, batches=minibatches_in_order, learning_rate=0.002)
+    return _sgd(X, y, rng, batches=minibatches_in_order, learning_rate=0.002, epochs=3)
 
 
 def gradient_without_1_over_n(Z, y):
@@ -276,8 +276,8 @@ ODD_ANSWERS = [  # (part, answer, message) for the parts whose answer is no arra
     ("iterate_minibatches", _minibatches_raising, "raised ZeroDivisionError"),
     ("iterate_minibatches", _minibatches_of_triples, "each batch must be a pair"),
     ("train_mlp", _train_returning_none, "returned None"),
-    ("train_mlp", _train_returning_nan_weights, "W returned nan at index (0, 0). The training "
-                                                "diverged"),
+    ("train_mlp", _train_returning_nan_weights, ("W returned nan at index (0, 0). The training "
+                                                "diverged")),
     ("train_mlp", _train_raising, "raised ZeroDivisionError"),
     ("train_mlp", _train_overflowing, "stopped: NumPy reported 'overflow encountered in exp'"),
     ("train_mlp", _train_returning_three_layers, "returned 3 layers"),

@@ -13,14 +13,13 @@ evaluated on the MNIST test set by a forward pass written here from its weights 
 
 import builtins
 import copy
-import inspect
 import os
 import time
 
 import numpy as np
 
 import nnlib.data
-from nnlib.checks._core import CheckFailed, _where, check, describe, quietly
+from nnlib.checks._core import CheckFailed, _where, check, describe
 from nnlib.checks._core import guard as _guard
 from nnlib.data import load_mnist as _load_mnist
 
@@ -140,7 +139,8 @@ def _one_epoch(t, iterate_minibatches, X, y, batch_size, rng, size):
                                   y_batch.tolist()):
             first = int(x_row[0])
             row_number = first // size
-            if x_row != [float(row_number * size + j) for j in range(size)]:
+            if not 0 <= row_number < N or x_row != [float(row_number * size + j)
+                                                    for j in range(size)]:
                 t.fail(f"{where}: an X_batch row is not a row of X: take whole rows, "
                        f"X[indices], with one index per example.")
             if y_value != row_number:
@@ -250,8 +250,8 @@ def _accuracy_case(t, accuracy, y_true, y_pred):
             recheck=[correct / N],
             mistakes=[
                 (_scalar(float(correct)) if N > 1 and 0 < correct else None,
-                 f"that is the number of correct predictions ({correct}); divide by N = {N} "
-                 f"for the fraction."),
+                 (f"that is the number of correct predictions ({correct}); divide by N = {N} "
+                 f"for the fraction.")),
                 (_scalar(100.0 * correct / N) if 0 < correct else None,
                  "that is a percentage; return the fraction, a number between 0 and 1."),
                 (_scalar(1.0 - correct / N) if 2 * correct != N else None,
@@ -311,13 +311,13 @@ def _confusion_case(t, confusion_matrix, y_true, y_pred, C):
             rtol=0.0, atol=0.0, recheck=flat_expected,
             mistakes=[
                 (np.array(transposed, dtype=float).reshape(shape),
-                 "rows and columns are swapped: row i is the TRUE class i and column j the "
-                 f"predicted class j, counts[y_true[n], y_pred[n]] += 1 ({CONFUSION_SECTION})."),
+                 ("rows and columns are swapped: row i is the TRUE class i and column j the "
+                 f"predicted class j, counts[y_true[n], y_pred[n]] += 1 ({CONFUSION_SECTION}).")),
                 (np.array(once, dtype=float).reshape(shape),
-                 "each (true, predicted) pair was counted at most once: "
+                 ("each (true, predicted) pair was counted at most once: "
                  "`counts[y_true, y_pred] += 1` with index arrays does not add up repeated "
                  "pairs. Use np.add.at(counts, (y_true, y_pred), 1), or a loop over the "
-                 "examples."),
+                 "examples.")),
                 (np.array(normalised, dtype=float).reshape(shape),
                  "you normalised the rows; return the counts themselves (integers)."),
             ],
@@ -488,16 +488,16 @@ def _relu_probe(t, layers, position, dtype):
             recheck=[g if v > 0 else 0.0
                      for g, v in zip(grad_output.reshape(-1).tolist(), z.reshape(-1).tolist())],
             mistakes=[
-                (grad_output, "backward passed the gradient through unchanged: ReLU's "
+                (grad_output, ("backward passed the gradient through unchanged: ReLU's "
                               "derivative is 0 where its input was negative, so multiply by "
-                              f"the mask (z > 0) ({RELU_SECTION})."),
-                (grad_output * z, "you multiplied by the input z; ReLU's derivative is the 0/1 "
-                                  f"mask (z > 0), not z ({RELU_SECTION})."),
+                              f"the mask (z > 0) ({RELU_SECTION}).")),
+                (grad_output * z, ("you multiplied by the input z; ReLU's derivative is the 0/1 "
+                                  f"mask (z > 0), not z ({RELU_SECTION}).")),
                 (grad_output * _maximum(z, 0.0),
-                 "you multiplied by the output max(z, 0); the derivative is the 0/1 mask "
-                 f"(z > 0) ({RELU_SECTION})."),
-                (grad_output * ~positive, "the mask is reversed: the gradient flows where the "
-                                          f"input was positive, z > 0 ({RELU_SECTION})."),
+                 ("you multiplied by the output max(z, 0); the derivative is the 0/1 mask "
+                 f"(z > 0) ({RELU_SECTION}).")),
+                (grad_output * ~positive, ("the mask is reversed: the gradient flows where the "
+                                          f"input was positive, z > 0 ({RELU_SECTION}).")),
             ],
             hint=f"ReLU's backward is grad_output * (z > 0), with z from forward "
                  f"({RELU_SECTION}).")
@@ -528,8 +528,8 @@ def _dense_probe(t, layers, position, W, b):
             t.fail(f"{label}: backward stored no {name}; the training step needs it.")
         value = t.array(getattr(probe, name), label=f"{label}.{name}", shape=expected.shape)
         t.close(value, expected, label=f"{label}.{name}", rtol=1e-4, atol=1e-5,
-                mistakes=[(expected / 4, f"{name} was divided by N: the 1/N already sits in "
-                                         f"grad_output, which came from the loss.")],
+                mistakes=[(expected / 4, (f"{name} was divided by N: the 1/N already sits in "
+                                         f"grad_output, which came from the loss."))],
                 hint=f"{name} = {formula} ({DENSE_SECTION}).")
 
 
