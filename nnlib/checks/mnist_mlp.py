@@ -415,7 +415,8 @@ def _train_stopping_on_overflow(train_mlp, X, y, rng):
             else:
                 hint = DIVERGED_HINT + (" If your softmax does not subtract each row's "
                                         "maximum first, it overflows too (lesson 02, "
-                                        "section 6).")
+                                        "section 6); so do initial weights of standard "
+                                        "deviation 1 instead of He's sqrt(2 / in_features).")
             raise CheckFailed(f"train_mlp(X_train, y_train, rng) stopped: NumPy reported "
                               f"'{message}'{_where(error)}. {hint}") from None
 
