@@ -55,3 +55,15 @@ class ReLU:
 
     def backward(self, upstream):
         return np.where(self.positive, upstream, 0.0)
+
+
+def sgd_step(layers, learning_rate):
+    """One step of plain gradient descent on every layer that has parameters (lesson 04).
+
+    W -= learning_rate * grad_W and b -= learning_rate * grad_b, in place; activation layers
+    have no W and are skipped.
+    """
+    for layer in layers:
+        if hasattr(layer, "W"):
+            layer.W -= learning_rate * layer.grad_W
+            layer.b -= learning_rate * layer.grad_b

@@ -2,7 +2,8 @@
 
 ``check_neuron_gradients`` (one sigmoid neuron's backward pass, lesson 03 section 3.2),
 ``check_relu_layer`` (a ReLU layer class with forward and backward, lesson 03 section 7) and
-``check_sgd_step`` (one plain gradient-descent update over a list of layers, lesson 04).
+``check_sgd_step`` (one plain gradient-descent update over a list of layers, lesson 04) and
+``check_predict_classes`` (the forward loop over a list of layers, then the most likely class).
 
 Expected values are computed here in plain Python (math, lists); the neuron's gradients are also
 compared with central differences, an independent second opinion.
@@ -14,7 +15,7 @@ import numpy as np
 
 from nnlib.checks._core import check, quietly
 
-__all__ = ["check_neuron_gradients", "check_relu_layer", "check_sgd_step"]
+__all__ = ["check_neuron_gradients", "check_predict_classes", "check_relu_layer", "check_sgd_step"]
 
 _exp = math.exp
 _asarray = np.asarray
@@ -186,3 +187,51 @@ def check_sgd_step(t, sgd_step):
                               (old - grad, "the learning rate is missing: W -= learning_rate "
                                            "* grad_W.")],
                     hint="W -= learning_rate * grad_W, b -= learning_rate * grad_b.")
+
+
+# --- predicting with a list of layers -----------------------------------------------------------
+
+class _FixedDense:
+    """A dense layer with given weights: forward(x) = x W + b."""
+
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, batch):
+        return batch @ self.W + self.b
+
+
+class _FixedReLU:
+    def forward(self, z):
+        return np.maximum(z, 0.0)
+
+
+@check("predict_classes", lesson="lesson 04")
+def check_predict_classes(t, predict_classes):
+    """Check predict_classes(layers, X) -> (N,) class ids: the forward loop, then argmax."""
+    shapes = [(6, 5), (5, 4)]
+    weights = [(t.rng.normal(size=shape), t.rng.normal(size=shape[1])) for shape in shapes]
+    layers = [_FixedDense(*weights[0]), _FixedReLU(), _FixedDense(*weights[1])]
+    X = t.rng.normal(size=(7, 6))
+    label = "predict_classes(layers, X) for 7 examples and 4 classes"
+    result = t.call(predict_classes, layers, X, label=label,
+                    error_hint="Call layer.forward on the output of the layer before, in order.")
+    classes = t.array(result, label=label, shape=(7,), kind="number", shape_hints={
+        (7, 4): "those are the logits: return the index of the largest one per row, "
+                "argmax(axis=1).",
+        (6,): "you took the argmax over the examples (axis=0); take it over the classes, axis=1."})
+    # the expected classes in plain Python
+    rows = X.tolist()
+    for W, b in (weights[0], weights[1]):
+        W_list, b_list = W.tolist(), b.tolist()
+        rows = [[sum(r[i] * W_list[i][j] for i in range(len(r))) + b_list[j]
+                 for j in range(len(b_list))] for r in rows]
+        if W is weights[0][0]:
+            rows = [[max(v, 0.0) for v in r] for r in rows]
+    expected = [max(range(len(r)), key=r.__getitem__) for r in rows]
+    skipped_relu = (X @ weights[0][0] + weights[0][1]) @ weights[1][0] + weights[1][1]
+    t.close(classes.astype(float), _asarray(expected, dtype=float), label=label, rtol=0, atol=0,
+            mistakes=[(skipped_relu.argmax(axis=1).astype(float),
+                       "those are the classes without the ReLU: run every layer, activations "
+                       "too.")],
+            hint="Run X through every layer in order, then take argmax(axis=1).")
