@@ -21,7 +21,7 @@ class Dense:
 
     def __init__(self, in_features, out_features, rng, scale=1.0):
         self.W = rng.normal(size=(in_features, out_features)) * scale
-        self.b = np.zeros(out_features)
+        self.b = np.zeros(out_features, dtype=self.W.dtype)
 
     def forward(self, batch):
         """batch (N, in_features) -> z (N, out_features); remembers the batch for backward."""

@@ -124,7 +124,7 @@ def test_pictures_write_their_numbers_legibly():
     assert not any(steps[21].name + " =" in text for text in texts)                 # not yet
     assert min(font_sizes(fig)) >= 9
 
-    values = dict(w1=0.5, x1=2.0, w2=-1.0, x2=1.5, b=1.5, m1=1.0, m2=-1.5, z=1.0, p=0.731)
+    values = {"w1": 0.5, "x1": 2.0, "w2": -1.0, "x2": 1.5, "b": 1.5, "m1": 1.0, "m2": -1.5, "z": 1.0, "p": 0.731}
     fig = plot_neuron_graph(values, {name: 0.25 for name in values})
     texts = [text.get_text() for text in fig.findobj(Text)]
     assert "-1.500" in texts and texts.count("0.250") == len(values)

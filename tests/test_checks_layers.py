@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from nnlib.checks import CheckFailed, check_neuron_gradients, check_relu_layer, check_sgd_step
+from nnlib.checks import (
+    CheckFailed,
+    check_neuron_gradients,
+    check_predict_classes,
+    check_relu_layer,
+    check_sgd_step,
+)
 
 
 def sigmoid(z):
@@ -31,10 +37,17 @@ def right_sgd(layers, learning_rate):
             layer.b = layer.b - learning_rate * layer.grad_b
 
 
+def right_predict(network, X):
+    for layer in network:
+        X = layer.forward(X)
+    return X.argmax(axis=1)
+
+
 def test_right_answers_pass(capsys):
     assert check_neuron_gradients(right_neuron) is True
     assert check_relu_layer(RightReLU) is True
     assert check_sgd_step(right_sgd) is True
+    assert check_predict_classes(right_predict) is True
     assert "passed" in capsys.readouterr().out
 
 
@@ -46,7 +59,7 @@ def test_stubs_report_not_implemented_without_raising(capsys):
         forward = backward = stub
 
     for check_function, answer in ((check_neuron_gradients, stub), (check_relu_layer, StubReLU),
-                                   (check_sgd_step, stub)):
+                                   (check_sgd_step, stub), (check_predict_classes, stub)):
         assert check_function(answer, raising=False) is False
         assert "not implemented yet" in capsys.readouterr().out
 
@@ -73,3 +86,9 @@ def test_the_usual_mistakes_are_named():
 
     with pytest.raises(CheckFailed, match="you added the gradient"):
         check_sgd_step(ascent)
+
+    def without_activations(network, X):
+        return right_predict(network[::2], X)
+
+    with pytest.raises(CheckFailed, match="without the ReLU"):
+        check_predict_classes(without_activations)

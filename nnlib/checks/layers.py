@@ -78,16 +78,16 @@ def _neuron_case(t, neuron_gradients, x, w, b):
         t.close(numerical[name], expected[name], label=f"{name} (finite differences)",
                 rtol=1e-5, atol=1e-8)  # the plain-Python reference agrees with the graph
         mistakes = [(right / local if local else None,
-                     "the sigmoid gate's local gradient p (1 - p) is missing: every gradient "
-                     "below the sigma gate is p (1 - p) times the local gradient of its gate."),
-                    (quietly(lambda: right * local),
-                     "p (1 - p) is applied twice: the sigma gate's local gradient multiplies "
-                     "once, at that gate.")]
+                     ("the sigmoid gate's local gradient p (1 - p) is missing: every gradient "
+                     "below the sigma gate is p (1 - p) times the local gradient of its gate.")),
+                    (quietly(lambda right=right: right * local),
+                     ("p (1 - p) is applied twice: the sigma gate's local gradient multiplies "
+                     "once, at that gate."))]
         if name in swapped:
             other = _asarray(expected[swapped[name]])
-            mistakes.append((other, f"that is {swapped[name]}: a multiply gate w x sends "
+            mistakes.append((other, (f"that is {swapped[name]}: a multiply gate w x sends "
                                     f"x back to w and w back to x (each input's local "
-                                    f"gradient is the *other* input)."))
+                                    f"gradient is the *other* input).")))
         t.close(value, right, label=f"{label}: {name}", mistakes=mistakes,
                 hint=f"Upstream gradient times local gradient, gate by gate ({NEURON_SECTION}).")
 
@@ -129,14 +129,14 @@ def check_relu_layer(t, ReLU, cases=None):
         ez = earlier.reshape(-1).tolist()
         t.close(grad, _asarray([g if v > 0 else 0.0 for g, v in zip(gs, zs)]).reshape(shape),
                 label="ReLU.backward(upstream)",
-                mistakes=[(upstream, "the gradient passes unchanged: it must be 0 wherever the "
-                                     "input z was not positive (z > 0 is the local gradient)."),
+                mistakes=[(upstream, ("the gradient passes unchanged: it must be 0 wherever the "
+                                     "input z was not positive (z > 0 is the local gradient).")),
                           (_asarray([float(v > 0) for v in zs]).reshape(shape),
                            "you returned the local gradient alone; multiply it by upstream."),
                           (_asarray([g if v > 0 else 0.0 for g, v in zip(gs, ez)]).reshape(shape)
                            if np.shape(earlier) == shape else None,
-                           "backward used the input of an earlier forward call: store the "
-                           "latest input in every forward call.")],
+                           ("backward used the input of an earlier forward call: store the "
+                           "latest input in every forward call."))],
                 hint=f"backward returns upstream * (z > 0) for the z of the last forward "
                      f"({LAYERS_SECTION}).")
         earlier = z
@@ -180,12 +180,12 @@ def check_sgd_step(t, sgd_step):
                                                                 grad.reshape(-1).tolist())]
             t.close(new, _asarray(expected).reshape(old.shape),
                     label=f"layer {number}'s {name} after sgd_step",
-                    mistakes=[(old + learning_rate * grad, "you added the gradient: gradient "
-                               "descent steps against it, W -= learning_rate * grad_W."),
-                              (old, f"{name} did not change: update every layer that has "
-                                    f"parameters, W and b both."),
-                              (old - grad, "the learning rate is missing: W -= learning_rate "
-                                           "* grad_W.")],
+                    mistakes=[(old + learning_rate * grad, ("you added the gradient: gradient "
+                               "descent steps against it, W -= learning_rate * grad_W.")),
+                              (old, (f"{name} did not change: update every layer that has "
+                                    f"parameters, W and b both.")),
+                              (old - grad, ("the learning rate is missing: W -= learning_rate "
+                                           "* grad_W."))],
                     hint="W -= learning_rate * grad_W, b -= learning_rate * grad_b.")
 
 
@@ -232,6 +232,6 @@ def check_predict_classes(t, predict_classes):
     skipped_relu = (X @ weights[0][0] + weights[0][1]) @ weights[1][0] + weights[1][1]
     t.close(classes.astype(float), _asarray(expected, dtype=float), label=label, rtol=0, atol=0,
             mistakes=[(skipped_relu.argmax(axis=1).astype(float),
-                       "those are the classes without the ReLU: run every layer, activations "
-                       "too.")],
+                       ("those are the classes without the ReLU: run every layer, activations "
+                       "too."))],
             hint="Run X through every layer in order, then take argmax(axis=1).")
