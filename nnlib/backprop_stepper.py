@@ -250,6 +250,7 @@ def backprop_steps(params, x, y):
 _COLUMN_X = {"input": 0.0, "hidden": 3.4, "output": 6.8, "loss": 9.0}
 _ROWS = {"input": (1.0, -1.0), "hidden": (2.5, 0.0, -2.5), "output": (0.0,), "loss": (0.0,)}
 _NODE_FILL = {"input": "#cfe2f3", "hidden": "#fde9c9", "output": "#d9ead3", "loss": "#eeeeee"}
+_TEXT_BOX = {"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 0.3}
 _NODE_LABEL = {"input": "x[{}]", "hidden": "h{}", "output": "p", "loss": "L"}
 
 
@@ -297,6 +298,11 @@ def draw_step(ax, steps, index, params, x=None):
         ax.text((1 - share) * x0 + share * x1, (1 - share) * y0 + share * y1 + 0.12, text,
                 color=color, fontsize=10, ha="center", va="bottom", fontweight="bold",
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5}, zorder=4)
+    if current.phase == "backward" and current.node is not None and current.node[0] == "input":
+        # dL/dx[i]: the three paths from x[i] meet here, and their gradients add up
+        for hidden in range(3):
+            (x0, y0), (x1, y1) = _edge_ends(("W1", current.node[1], hidden))
+            ax.plot([x0, x1], [y0, y1], color=GRADIENT_COLOR, lw=2.5, zorder=1.5)
     for kind, rows in _ROWS.items():
         for unit in range(len(rows)):
             cx, cy = _position(kind, unit)
@@ -315,10 +321,10 @@ def draw_step(ax, steps, index, params, x=None):
                         if s.phase == "backward" and s.node == (kind, unit)]
             if forward:
                 ax.text(cx, cy + 0.36, "\n".join(forward), ha="center", va="bottom",
-                        fontsize=9, color=FORWARD_COLOR, zorder=3, linespacing=1.1)
+                        fontsize=9, color=FORWARD_COLOR, zorder=3, linespacing=1.1, bbox=_TEXT_BOX)
             if backward:
                 ax.text(cx, cy - 0.36, "\n".join(backward), ha="center", va="top",
-                        fontsize=9, color=GRADIENT_COLOR, zorder=3, linespacing=1.1)
+                        fontsize=9, color=GRADIENT_COLOR, zorder=3, linespacing=1.1, bbox=_TEXT_BOX)
     parameter_gradients = [f"{s.name} = {_fmt(s.value)}" for s in done
                            if s.name.startswith(("dL/dW", "dL/db"))]
     ax.text(10.1, 3.8, "parameter gradients\n" + ("\n".join(parameter_gradients) or "(none yet)"),
