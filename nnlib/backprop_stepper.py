@@ -143,8 +143,8 @@ class Step(NamedTuple):
     value: its value (a float).
     formula: how, with the numbers, e.g. "dL/dW1[0,2] = x[0] · dL/dz1[2] = 1.000 × 0.031 = 0.031".
     node: the unit it belongs to, ("input" | "hidden" | "output" | "loss", index), or None.
-    edge: the weight it belongs to, (hidden index, i) for W1[i, h]... as ("W1", i, h) or
-      ("W2", h, 0); None for values that live on a unit.
+    edge: the weight the step uses or computes, ("W1", i, h) for W1[i, h] or ("W2", h, 0) for
+      W2[h, 0]; None for steps that use no weight.
     """
 
     phase: str
