@@ -5,6 +5,7 @@ Everything here is plain NumPy, written to be read. The modules, one idea each:
     activations   sigmoid, tanh, relu, leaky_relu, softmax and their derivatives
     losses        MSE, cross-entropy, and the fused softmax + cross-entropy
     layers        Dense, activation layers and Dropout: forward caches, backward returns grads
+    scratch_layers  lesson 03's own Dense, Sigmoid and ReLU, the bare minimum, for lesson 04
     network       Sequential: layers + a loss, with a mini-batch training loop
     optimizers    SGD, Momentum, AdaGrad, RMSProp, Adam and learning-rate schedules
     init          He, Xavier/Glorot and LeCun weight initialisers
@@ -13,6 +14,7 @@ Everything here is plain NumPy, written to be read. The modules, one idea each:
     io            save and load a network as a versioned .npz file (never pickle)
     estimator     MLPClassifier, a scikit-learn compatible estimator
     plotting      the course's pictures
+    backprop_stepper  backpropagation one number at a time: gate graphs and a step-through
     widgets       the interactive explorers and the live training monitor
     checks        the exercise sets' checks: run your function, explain what is wrong
     drawpad       draw a digit and watch a network read it: DrawPad, to_mnist, predict_image
@@ -43,15 +45,16 @@ _EXPORTS = {
 }
 _SUBMODULES = {
     "activations", "losses", "layers", "network", "optimizers", "init", "gradcheck",
-    "data", "io", "estimator", "plotting", "widgets", "checks", "drawpad",
+    "data", "io", "estimator", "plotting", "widgets", "checks", "drawpad", "backprop_stepper",
+    "scratch_layers",
 }
 
 __all__ = [  # the classes, then the submodules (tests/test_package.py keeps it complete)
     "Callback", "Dense", "Dropout", "History", "Layer", "LeakyReLU", "MLPClassifier", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh",
-    "activations", "checks", "data", "drawpad", "estimator", "gradcheck", "init", "io", "layers",
-    "losses",
-    "network", "optimizers", "plotting", "widgets",
+    "activations", "backprop_stepper", "checks", "data", "drawpad", "estimator", "gradcheck",
+    "init", "io", "layers", "losses",
+    "network", "optimizers", "plotting", "scratch_layers", "widgets",
 ]
 
 
