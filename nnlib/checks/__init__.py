@@ -13,7 +13,7 @@ grader scores the cell. Anywhere else, ``check_sigmoid(sigmoid, raising=False)``
 
 One module per set: ``matrix_ops`` (ex01), ``activations`` (ex02), ``backprop`` (ex03),
 ``mnist_mlp`` (ex04), ``optimizers`` (ex05). Each lists its checks in ``__all__``; this package
-re-exports them. ``_core`` is the machinery (read its docstring to write a check);
+re-exports them. ``lessons`` holds the checks of the lessons' ungraded "Your turn" cells. ``_core`` is the machinery (read its docstring to write a check);
 ``_integrity`` notices when a notebook replaced what the checks rely on.
 """
 
@@ -34,7 +34,7 @@ __all__ = ["CheckFailed", "TamperingDetected", "assert_untampered", "registered_
 
 # The set modules, in course order. A set whose module is not written yet is skipped, so a new
 # set needs no change here once its name is listed.
-SET_MODULES = ("matrix_ops", "activations", "backprop", "mnist_mlp", "optimizers")
+SET_MODULES = ("matrix_ops", "activations", "backprop", "mnist_mlp", "optimizers", "lessons")
 
 for _module_name in SET_MODULES:
     if importlib.util.find_spec(f"{__name__}.{_module_name}") is None:
