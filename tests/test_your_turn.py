@@ -122,7 +122,7 @@ def run_cells(sources_and_tags, timeout=600):
     manager._kernel_spec = KernelSpec(  # this interpreter, as nbval's --nbval-current-env does
         argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         display_name="current", language="python")
-    manager.start_kernel(cwd=str(NOTEBOOKS), env={**os.environ, "MPLBACKEND": "agg"})
+    manager.start_kernel(cwd=str(NOTEBOOKS), env=dict(os.environ))
     client = manager.client()
     client.start_channels()
     results = []
