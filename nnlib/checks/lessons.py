@@ -62,8 +62,8 @@ def check_center_rows(t, center_rows):
         t.close(result, expected, label=label,
                 recheck=[v - row_means[i] for i, row in enumerate(M.tolist()) for v in row],
                 mistakes=[(quietly(lambda M=M: M - M.mean(axis=0)),
-                           "you subtracted each column's mean; the task is each row's "
-                           "(axis=1, one mean per row)."),
+                           ("you subtracted each column's mean; the task is each row's "
+                           "(axis=1, one mean per row).")),
                           (quietly(lambda M=M: M - M.mean()),
                            "you subtracted the mean of the whole array; use one mean per row.")],
                 hint="Row i of the result is M[i] minus the mean of M[i]; "
@@ -83,7 +83,7 @@ def check_weight_gradient(t, weight_gradient):
             (N, N): "X @ G.T pairs examples with examples; the sum over examples is X.T @ G."})
         plain = [sum(X[n, d] * G[n, h] for n in range(N)) for d in range(D) for h in range(H)]
         t.close(result, _matmul(X.T, G), label=label, recheck=plain,
-                mistakes=[(quietly(lambda X=X, G=G: _matmul(X.T, G) / N),
+                mistakes=[(quietly(lambda X=X, G=G, N=N: _matmul(X.T, G) / N),
                            "that is the mean; the task is the sum of the outer products.")],
                 hint="Entry (d, h) is the sum over n of X[n, d] * G[n, h].")
 
@@ -148,8 +148,8 @@ def check_log_sum_exp(t, log_sum_exp):
         plain = largest + _log(sum(_exp(v - largest) for v in z.tolist()))
         t.close(np.array(value), np.array(plain), label=label, recheck=[plain],
                 mistakes=[(quietly(lambda z=z: np.log(np.sum(np.exp(z - z.max())))),
-                           "you dropped the shift: add the largest logit back, "
-                           "m + log(sum(exp(z - m))).")],
+                           ("you dropped the shift: add the largest logit back, "
+                           "m + log(sum(exp(z - m)))."))],
                 hint="log sum exp(z) = m + log sum exp(z - m) for m = max(z).")
 
 
@@ -169,8 +169,8 @@ def check_softmax_jacobian(t, jacobian_of_softmax):
                 mistakes=[(np.diag(p * (1 - p)),
                            "the off-diagonal entries -p_i p_j are missing."),
                           (np.outer(p, p) - np.diag(p), "the sign is reversed: diag(p) - p p^T."),
-                          (np.diag(p) - p * p, "p * p squares entrywise; the second term is "
-                                               "the outer product np.outer(p, p).")],
+                          (np.diag(p) - p * p, ("p * p squares entrywise; the second term is "
+                                               "the outer product np.outer(p, p)."))],
                 hint="J[i, j] = p_i (delta_ij - p_j): np.diag(p) minus np.outer(p, p).")
 
 
@@ -224,8 +224,8 @@ def check_sgd_weight_decay_step(t, sgd_weight_decay_step):
         t.close(result, W - learning_rate * (g + strength * W), label=label, recheck=plain,
                 mistakes=[(W - learning_rate * g, "the penalty's gradient lambda * W is missing."),
                           (W - learning_rate * g - strength * W,
-                           "the penalty's gradient is scaled by the learning rate too: "
-                           "W - eta * (g + lambda * W).")],
+                           ("the penalty's gradient is scaled by the learning rate too: "
+                           "W - eta * (g + lambda * W)."))],
                 hint="The gradient of (lambda / 2) |W|^2 is lambda * W; add it to g.")
 
 
@@ -241,10 +241,10 @@ def check_inverted_dropout(t, inverted_dropout):
         plain = [(v / (1 - p) if k else 0.0) for v, k in zip(_flat(a), keep.ravel().tolist())]
         t.close(result, np.where(keep, a / (1 - p), 0.0), label=label, recheck=plain,
                 mistakes=[(np.where(keep, a, 0.0),
-                           "the survivors must be divided by 1 - p, so that the expected "
-                           "activation stays a."),
+                           ("the survivors must be divided by 1 - p, so that the expected "
+                           "activation stays a.")),
                           (np.where(keep, a * (1 - p), 0.0),
                            "divide by 1 - p, do not multiply."),
-                          (np.where(keep, a / p, 0.0), "divide by the keep probability 1 - p, "
-                                                       "not by p.")],
+                          (np.where(keep, a / p, 0.0), ("divide by the keep probability 1 - p, "
+                                                       "not by p."))],
                 hint="keep is True for the units that survive: a * keep / (1 - p).")
