@@ -9,21 +9,22 @@ Each loss class has the same three methods (lessons 02 and 03):
 ``forward`` caches what ``backward`` needs, exactly like a layer. Labels ``y`` may be integer
 class ids of shape (N,) or one-hot rows of shape (N, C).
 
-The plain functions ``mse``, ``binary_cross_entropy``, ``cross_entropy`` and
-``softmax_cross_entropy`` return **only the loss** (a float); use the classes for the gradient.
+The plain functions ``mse``, ``binary_cross_entropy``, ``sigmoid_binary_cross_entropy``,
+``cross_entropy`` and ``softmax_cross_entropy`` return **only the loss** (a float); use the classes for the gradient.
 
 Which loss goes with which last layer:
 
     last layer            loss                      gradient wrt the layer's input
     Dense (logits)        SoftmaxCrossEntropy       (p - y) / N   -- fused, the stable choice
     Softmax               CrossEntropy              through the Softmax Jacobian
+    Dense, 1 column       SigmoidBinaryCrossEntropy (sigmoid(z) - y) / N  -- fused, stable
     Sigmoid, 1 column     BinaryCrossEntropy        (a - y) / N after the Sigmoid layer
     anything              MSE                       (output - y) / N
 """
 
 import numpy as np
 
-from nnlib.activations import log_softmax
+from nnlib.activations import log_softmax, sigmoid
 
 # Probabilities are clipped into [EPSILON, 1 - EPSILON] before taking a log, so that a
 # confident wrong answer gives a large but finite loss instead of log(0) = -inf.
@@ -195,7 +196,9 @@ class BinaryCrossEntropy(Loss):
         L = -1/N * sum_n [ y_n log p_n + (1 - y_n) log(1 - p_n) ]
         dL/dp = (p - y) / (p (1 - p)) / N
 
-    p is clipped into [1e-7, 1 - 1e-7] so that the loss and the gradient stay finite.
+    p is clipped into [1e-7, 1 - 1e-7] so that the loss and the gradient stay finite. The price:
+    a saturated, confidently wrong unit (p below 1e-7 for y = 1) gets a zero gradient through the
+    Sigmoid layer and stops learning. ``SigmoidBinaryCrossEntropy`` on logits has no such floor.
     y: (N,) or (N, 1) of 0/1; output: (N,) or (N, 1). After a Sigmoid layer the chain rule
     turns the gradient into the simple (p - y) / N. Outputs outside [0, 1] (logits) and labels
     other than 0 and 1 are refused: they give numbers that are not a loss (even negative ones).
@@ -242,6 +245,46 @@ def _check_binary_labels(targets):
 def binary_cross_entropy(probabilities, y):
     """Binary cross-entropy of probabilities against 0/1 labels, as a float."""
     return BinaryCrossEntropy().forward(probabilities, y)
+
+
+# --- sigmoid and binary cross-entropy, fused ----------------------------------------------------
+
+class SigmoidBinaryCrossEntropy(Loss):
+    """Binary cross-entropy of p = sigmoid(z), computed from the logits z (lesson 02, section 8):
+
+        L = 1/N * sum_n [ max(z_n, 0) - y_n z_n + log(1 + exp(-|z_n|)) ]
+        dL/dz = (sigmoid(z) - y) / N
+
+    The same loss as a Sigmoid layer followed by BinaryCrossEntropy, but never forms log(p): the
+    formula above only exponentiates -|z| <= 0, so z = -1000 with y = 1 gives the exact loss 1000
+    and the full gradient -1/N, where the clipped version gives about 16 and a zero gradient.
+    End the network with Dense(..., 1) and no Sigmoid layer. y: (N,) or (N, 1) of 0/1.
+    """
+
+    def __init__(self):
+        self._cache = None
+
+    def forward(self, output, y):
+        logits = _as_2d_output(output, "SigmoidBinaryCrossEntropy")
+        targets = _targets_like(logits, y, "SigmoidBinaryCrossEntropy")
+        _check_binary_labels(targets)
+        self._cache = (logits, targets, np.shape(output))
+        per_entry = np.maximum(logits, 0) - targets * logits + np.log1p(np.exp(-np.abs(logits)))
+        return float(np.sum(per_entry) / logits.shape[0])
+
+    def backward(self):
+        self._require_forward(self._cache)
+        logits, targets, output_shape = self._cache
+        return ((sigmoid(logits) - targets) / logits.shape[0]).reshape(output_shape)
+
+    def predict_proba(self, output):
+        """sigmoid(z): the probability of class 1."""
+        return sigmoid(np.asarray(output))
+
+
+def sigmoid_binary_cross_entropy(logits, y):
+    """Binary cross-entropy of sigmoid(logits) against 0/1 labels, as a float, without overflow."""
+    return SigmoidBinaryCrossEntropy().forward(logits, y)
 
 
 # --- categorical cross-entropy ------------------------------------------------------------------
@@ -380,7 +423,8 @@ def softmax_cross_entropy(logits, y):
     return SoftmaxCrossEntropy().forward(logits, y)
 
 
-_LOSSES = {cls.__name__: cls for cls in (MSE, BinaryCrossEntropy, CrossEntropy, SoftmaxCrossEntropy)}
+_LOSSES = {cls.__name__: cls for cls in (MSE, BinaryCrossEntropy, SigmoidBinaryCrossEntropy,
+                                          CrossEntropy, SoftmaxCrossEntropy)}
 
 
 def loss_from_config(config):

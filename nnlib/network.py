@@ -227,8 +227,8 @@ class Sequential:
         if broken:
             raise ValueError(
                 f"The network's parameters {broken} contain NaN or infinite values, so its "
-                f"outputs mean nothing; train it again (with a smaller learning rate if training "
-                f"diverged) or load a saved copy."
+                f"outputs mean nothing; train it again (if training diverged: with a smaller learning "
+                f"rate, or with He/Xavier initial weights) or load a saved copy."
             )
         bad_rows = np.flatnonzero(~np.isfinite(outputs.reshape(len(outputs), -1)).all(axis=1))
         raise ValueError(
@@ -315,9 +315,10 @@ class Sequential:
                         val_loss, val_accuracy = self._guarded_evaluate(X_val, y_val)
                 except _Diverged as diverged:
                     history.stopped_reason = (
-                        f"Training stopped in epoch {epoch + 1}: {diverged} The learning rate "
-                        f"is probably too large; try a smaller one (e.g. a tenth of "
-                        f"{optimizer.current_learning_rate():g})."
+                        f"Training stopped in epoch {epoch + 1}: {diverged} The two usual "
+                        f"causes: a learning rate too large (try a smaller one, e.g. a "
+                        f"tenth of {optimizer.current_learning_rate():g}), or initial weights "
+                        f"too large for the depth (try init='he' for ReLU, 'xavier' for tanh)."
                     )
                     print(history.stopped_reason)
                     break

@@ -9,7 +9,10 @@ line, Jupyter shows the returned figure a second time as the cell's value: end t
 ``;`` or assign the result (``fig = plot_digits(...)``) to see it once.
 
 All pictures share one calm style: the colour-blind-safe palette of seaborn ("colorblind",
-based on Okabe & Ito), light horizontal grid lines, no top and right frame, labelled axes.
+based on Okabe & Ito), light horizontal grid lines, no top and right frame, labelled axes, no
+text smaller than ``MIN_FONT_SIZE`` (9 pt) at the size the figure is shown, and legends beside
+or below the data, never over it. Importing this module sets that style (``COURSE_STYLE``) for
+every figure, the lessons' own included; ``use_course_style()`` sets it again.
 """
 
 import math
@@ -32,6 +35,45 @@ GRID = "#e6e6e6"
 # and brown side by side are hard to tell apart), with a line style each as a second cue.
 CURVE_COLORS = [PALETTE[i] for i in (0, 3, 2, 4, 1, 9, 7, 6, 5, 8)]
 CURVE_STYLES = ["-", "--", "-.", ":"]
+
+# No text below 9 pt. A notebook shows a figure at most about MAX_SHOWN_WIDTH inches wide and
+# scales a wider one down, so a wide figure needs its text larger in proportion.
+MIN_FONT_SIZE = 9
+MAX_SHOWN_WIDTH = 10.0
+COURSE_STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.title_fontsize": 9,
+    "figure.titlesize": 12,
+    "axes.prop_cycle": plt.cycler(color=CURVE_COLORS),
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def use_course_style():
+    """Set the course's figure style (``COURSE_STYLE``) in matplotlib's rcParams."""
+    plt.rcParams.update(COURSE_STYLE)
+
+
+def shown_font_sizes(fig):
+    """The size in points of every visible text of ``fig`` as a notebook shows it.
+
+    A figure wider than ``MAX_SHOWN_WIDTH`` inches is scaled down to that width, and its text
+    with it. Used by the tests to keep every figure legible.
+    """
+    fig.canvas.draw()
+    scale = min(1.0, MAX_SHOWN_WIDTH / fig.get_size_inches()[0])
+    return [text.get_fontsize() * scale for text in fig.findobj(plt.Text)
+            if text.get_visible() and text.get_text().strip()
+            and (text.axes is None or text.axes.get_visible())]
+
+
+use_course_style()
 
 
 # --- shared helpers --------------------------------------------------------------------------
@@ -174,6 +216,7 @@ def plot_digits(images, labels=None, predictions=None, ncols=10, class_names=Non
 
     ncols = max(1, min(ncols, n_images))
     nrows = math.ceil(n_images / ncols)
+    ax_size = min(ax_size, (MAX_SHOWN_WIDTH - 0.1) / ncols)  # wider would be shown scaled down
     has_titles = labels is not None or predictions is not None
     # names like "Ankle boot (Sneaker)" are too wide for one tile: put the true one below
     two_line_titles = class_names is not None and labels is not None and predictions is not None
@@ -194,7 +237,7 @@ def plot_digits(images, labels=None, predictions=None, ncols=10, class_names=Non
         title, color = _digit_title(index, labels, predictions, class_names,
                                     separator="\n" if two_line_titles else " ")
         if title:
-            ax.set_title(title, fontsize=8 if class_names is not None else 9, color=color,
+            ax.set_title(title, fontsize=MIN_FONT_SIZE, color=color,
                          fontweight="bold" if color == WRONG else "normal", pad=3)
     return fig
 
@@ -251,7 +294,7 @@ def plot_probability_bars(probabilities, class_names=None, true_label=None, ax=N
         true_bar.set_linewidth(1.5)
         ax.annotate("true", (true_bar.get_x() + true_bar.get_width() / 2, true_bar.get_height()),
                     xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
-                    fontsize=8, color=INK)
+                    fontsize=MIN_FONT_SIZE, color=INK)
 
     names = [_class_name(k, class_names) for k in range(n_classes)]
     ax.set_xticks(np.arange(n_classes), names)
@@ -355,7 +398,9 @@ def _plot_train_and_validation(ax, metric, train, validation, empty_message=None
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if metric == "accuracy":
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
-    ax.legend(frameon=False, fontsize=9)
+    # below the panel, always in the same place: over the curves it would hide them, and a
+    # "best" position would jump from corner to corner while a live monitor redraws
+    ax.legend(frameon=False, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
 
 
 def plot_curves(curves, xlabel="epoch", ylabel="loss", ax=None, logy=False):
@@ -386,7 +431,11 @@ def plot_curves(curves, xlabel="epoch", ylabel="loss", ax=None, logy=False):
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(frameon=False)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10], integer=True))
+    # below the data, never on it; long names one per row, short ones side by side
+    longest = max(len(str(name)) for name in curves)
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+              ncol=1 if longest > 24 else min(len(curves), 3))
     _tidy(ax, grid="both")
     return fig
 
@@ -605,7 +654,7 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=False, ax=
     names = [_class_name(k, class_names) for k in range(n_classes)]
     sns.heatmap(values, ax=ax, annot=text, fmt="", cmap="Blues", square=True,
                 linewidths=0.5, linecolor="white", xticklabels=names, yticklabels=names,
-                vmin=0, vmax=1 if normalize else None, annot_kws={"fontsize": 8},
+                vmin=0, vmax=1 if normalize else None, annot_kws={"fontsize": MIN_FONT_SIZE},
                 cbar_kws={"label": "fraction of the true class" if normalize else "examples",
                           "shrink": 0.8})
     ax.set_xlabel("predicted class")
@@ -645,6 +694,7 @@ def plot_weight_tiles(W, ncols=16, image_shape=(28, 28), ax_size=0.8):
     nrows = math.ceil(n_units / ncols)
     height, width = image_shape
     gap = 2  # pixels of white between tiles
+    ax_size = min(ax_size, (MAX_SHOWN_WIDTH - 1.0) / ncols)  # wider would be shown scaled down
     fig, ax = plt.subplots(figsize=(ncols * ax_size + 1.0, nrows * ax_size + 0.5),
                            layout="constrained")
     # All tiles go into one Axes, each placed by its extent: far quicker to lay out and draw
@@ -693,14 +743,16 @@ def plot_activation_histograms(activations, bins=50):
     n_layers = len(arrays)
     ncols = min(n_layers, 5)
     nrows = math.ceil(n_layers / ncols)
+    panel_width = min(2.6, (MAX_SHOWN_WIDTH - 0.4) / ncols)  # the figure fits the page
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
-                             figsize=(2.6 * ncols + 0.4, 2.4 * nrows + 0.3))
+                             figsize=(panel_width * ncols + 0.4, 2.4 * nrows + 0.3))
     for ax, (name, values) in zip(axes.flat, arrays.items()):
         ax.hist(values, bins=edges, color=BLUE, alpha=0.85)
         ax.set_title(f"{name}\nmean {_format_number(values.mean(), '.2f')}, "
                      f"std {_format_number(values.std(), '.2f')}", fontsize=10)
         ax.set_xlim(edges[0], edges[-1])  # the same range in every panel, to compare them
         ax.set_xlabel("activation")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
         _tidy(ax)
     for ax in axes[:, 0]:
@@ -732,7 +784,7 @@ def plot_function_and_derivative(f, df, x=None, name="sigmoid", ax=None):
     ax.set_xlabel("z (pre-activation)")
     ax.set_ylabel("value")
     ax.set_title(f"{name} and its derivative")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)  # below
     _tidy(ax, grid="both")
     return fig
 
@@ -806,7 +858,7 @@ def plot_class_balance(y, class_names=None, ax=None):
 
     fig, ax = _figure_and_axes(ax, figsize=(max(4.5, 0.55 * n_classes + 1.5), 3.5))
     bars = ax.bar(np.arange(n_classes), counts, color=BLUE, width=0.7)
-    ax.bar_label(bars, labels=[f"{count:,}" for count in counts], fontsize=8, padding=2,
+    ax.bar_label(bars, labels=[f"{count:,}" for count in counts], fontsize=MIN_FONT_SIZE, padding=2,
                  color=INK, bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3})
     ax.axhline(len(y) / n_classes, color=INK, linestyle="--", linewidth=1, zorder=1.5,
                label=f"equal share ({len(y) / n_classes:,.0f})")
@@ -816,6 +868,6 @@ def plot_class_balance(y, class_names=None, ax=None):
     ax.set_ylabel("number of examples")
     ax.set_title(f"{len(y):,} examples in {n_classes} classes")
     ax.set_ylim(0, counts.max() * 1.15)
-    ax.legend(frameon=False, loc="lower right", fontsize=9)
+    ax.legend(frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=9)  # above
     _tidy(ax)
     return fig

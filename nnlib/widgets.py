@@ -265,7 +265,7 @@ class SoftmaxExplorer(widgets.VBox):
         ax.clear()
         plotting.plot_probability_bars(self.probabilities, class_names=self.class_names, ax=ax)
         ax.bar_label(ax.containers[0], labels=[f"{p:.0%}" for p in self.probabilities],
-                     fontsize=8, padding=2)
+                     fontsize=plotting.MIN_FONT_SIZE, padding=2)
         ax.set_title(f"softmax(z / T) with T = {temperature:.2f}")
         self.view.show()
         values = ", ".join(f"{p:.3f}" for p in self.probabilities)
@@ -287,6 +287,9 @@ ACTIVATION_FORMULAS = {
                   r"derivative $1$ or $\alpha$",
 }
 
+ACTIVATION_NAMES = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU",
+                    "leaky_relu": "leaky ReLU"}  # what the menu shows
+
 
 class ActivationExplorer(widgets.VBox):
     """Choose an activation; see it with its derivative, and its formula.
@@ -296,8 +299,9 @@ class ActivationExplorer(widgets.VBox):
     """
 
     def __init__(self, activation="sigmoid"):
-        self.activation = widgets.Dropdown(options=list(ACTIVATION_FORMULAS), value=activation,
-                                           description="activation")
+        self.activation = widgets.Dropdown(options=[(ACTIVATION_NAMES[name], name)
+                                                    for name in ACTIVATION_FORMULAS],
+                                           value=activation, description="activation")
         self.alpha_slider = widgets.FloatSlider(value=0.1, min=0.01, max=0.5, step=0.01,
                                                 description="alpha")
         self.formula = widgets.HTMLMath()
@@ -324,7 +328,8 @@ class ActivationExplorer(widgets.VBox):
         function, derivative = self.functions()
         ax = self.view.figure.gca()
         ax.clear()
-        plotting.plot_function_and_derivative(function, derivative, name=name, ax=ax)
+        plotting.plot_function_and_derivative(function, derivative, name=ACTIVATION_NAMES[name],
+                                              ax=ax)
         self.view.show()
 
 

@@ -205,3 +205,58 @@ def test_softmax_cross_entropy_gradient_is_right_for_rows_scaled_by_sample_weigh
     np.testing.assert_allclose(loss.backward(), weights[:, None] * (PROBS - ONE_HOT) / N,
                                rtol=1e-12, atol=1e-15)
     assert gradcheck.check_gradients(loss, LOGITS, targets).passed(1e-7)
+
+
+# --- the fused sigmoid + binary cross-entropy on logits ------------------------------------------
+
+BINARY_LOGITS = RNG.normal(scale=3.0, size=(8, 1))
+BINARY_LABELS = np.array([0, 1, 1, 0, 1, 0, 0, 1])
+
+
+def test_sigmoid_binary_cross_entropy_equals_sigmoid_then_sklearn_log_loss():
+    from nnlib.losses import sigmoid_binary_cross_entropy
+
+    probabilities = special.expit(BINARY_LOGITS[:, 0])
+    expected = log_loss(BINARY_LABELS, probabilities, labels=[0, 1])
+    assert sigmoid_binary_cross_entropy(BINARY_LOGITS, BINARY_LABELS) == pytest.approx(
+        expected, rel=1e-12)
+    assert sigmoid_binary_cross_entropy(BINARY_LOGITS[:, 0], BINARY_LABELS[:, None]) == (
+        pytest.approx(expected, rel=1e-12))
+
+
+def test_sigmoid_binary_cross_entropy_gradient_matches_finite_differences():
+    from nnlib.losses import SigmoidBinaryCrossEntropy
+
+    loss = SigmoidBinaryCrossEntropy()
+    loss.forward(BINARY_LOGITS, BINARY_LABELS)
+    analytic = loss.backward()
+    numerical = gradcheck.numerical_gradient(
+        lambda z: SigmoidBinaryCrossEntropy().forward(z, BINARY_LABELS), BINARY_LOGITS.copy())
+    assert gradcheck.relative_error(analytic, numerical) < 1e-7
+    np.testing.assert_allclose(analytic, (special.expit(BINARY_LOGITS) - BINARY_LABELS[:, None])
+                               / len(BINARY_LABELS), rtol=1e-12)
+
+
+def test_a_saturated_wrong_unit_keeps_its_gradient_only_when_fused():
+    from nnlib.losses import SigmoidBinaryCrossEntropy
+
+    z, y = np.array([[-1000.0], [800.0]]), np.array([1, 0])
+    fused = SigmoidBinaryCrossEntropy()
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
+        assert fused.forward(z, y) == pytest.approx((1000.0 + 800.0) / 2, rel=1e-12)
+        np.testing.assert_allclose(fused.backward(), [[-0.5], [0.5]], rtol=1e-12)
+    clipped = BinaryCrossEntropy()  # through a Sigmoid layer: its derivative is 0 there
+    clipped.forward(special.expit(z), y)
+    through_sigmoid = clipped.backward() * special.expit(z) * (1 - special.expit(z))
+    np.testing.assert_array_equal(through_sigmoid, 0.0)
+
+
+def test_sigmoid_binary_cross_entropy_predicts_probabilities_and_round_trips():
+    from nnlib.losses import SigmoidBinaryCrossEntropy
+
+    loss = SigmoidBinaryCrossEntropy()
+    np.testing.assert_allclose(loss.predict_proba(BINARY_LOGITS), special.expit(BINARY_LOGITS))
+    rebuilt = loss_from_config(loss.get_config())
+    assert type(rebuilt) is SigmoidBinaryCrossEntropy
+    with pytest.raises(ValueError, match="labels 0 or 1"):
+        loss.forward(BINARY_LOGITS, np.full(8, 2.0))

@@ -192,6 +192,7 @@ def test_diverging_training_stops_with_advice_and_no_warning(capsys):
     assert history.epochs < 20
     assert "learning rate" in history.stopped_reason
     assert "smaller" in history.stopped_reason
+    assert "initial weights" in history.stopped_reason   # the other usual cause is named too
     assert history.stopped_reason in capsys.readouterr().out
 
 

@@ -369,3 +369,87 @@ def test_drawing_into_a_given_axes_creates_no_new_figure(rng):
     assert plotting.plot_curves({"a": [1, 2]}, ax=axes[1]) is fig
     assert plotting.plot_heatmap(np.eye(2), ax=axes[2]) is fig
     assert plt.get_fignums() == before
+
+
+# --- one legible style ---------------------------------------------------------------------------
+
+def _figure_cases(rng):
+    """One typical call of every figure function, as lessons make them: name -> Figure."""
+    images = rng.random((20, 784))
+    labels = rng.integers(0, 10, size=20)
+    fashion = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Ankle boot"]
+    history = {"loss": [0.9, 0.5, 0.4], "val_loss": [1.0, 0.6, 0.5],
+               "accuracy": [0.7, 0.8, 0.85], "val_accuracy": [0.65, 0.78, 0.8]}
+    X2 = rng.normal(size=(40, 2))
+    return {
+        "plot_digits": lambda: plotting.plot_digits(images, labels=labels, predictions=labels[::-1],
+                                                    class_names=fashion, ncols=10),
+        "plot_probability_bars": lambda: plotting.plot_probability_bars(
+            rng.dirichlet(np.ones(10)), true_label=3),
+        "plot_digit_with_probabilities": lambda: plotting.plot_digit_with_probabilities(
+            images[0], rng.dirichlet(np.ones(10)), true_label=3),
+        "plot_training_curves": lambda: plotting.plot_training_curves(history),
+        "plot_curves": lambda: plotting.plot_curves(
+            {name: rng.random(50) for name in ("SGD", "Momentum", "Adam")}, xlabel="step"),
+        "plot_decision_boundary": lambda: plotting.plot_decision_boundary(
+            lambda p: (p.sum(axis=1) > 0).astype(int), X2, (X2.sum(axis=1) > 0).astype(int),
+            resolution=40),
+        "plot_hidden_unit_lines": lambda: plotting.plot_hidden_unit_lines(
+            rng.normal(size=(2, 3)), rng.normal(size=3), xlim=(-1, 2), ylim=(-1, 2)),
+        "plot_confusion_matrix": lambda: plotting.plot_confusion_matrix(
+            rng.integers(0, 10, 300), rng.integers(0, 10, 300), class_names=fashion),
+        "plot_weight_tiles": lambda: plotting.plot_weight_tiles(rng.normal(size=(784, 32))),
+        "plot_activation_histograms": lambda: plotting.plot_activation_histograms(
+            {f"layer {k}": rng.normal(size=(100, 16)) for k in range(1, 6)}),
+        "plot_function_and_derivative": lambda: plotting.plot_function_and_derivative(
+            np.tanh, lambda x: 1 - np.tanh(x) ** 2),
+        "plot_heatmap": lambda: plotting.plot_heatmap(rng.random((4, 4)),
+                                                      labels=list("abcd"), title="J"),
+        "plot_class_balance": lambda: plotting.plot_class_balance(
+            rng.integers(0, 10, 500), class_names=fashion),
+    }
+
+
+def test_every_figure_function_is_checked_for_legibility(rng):
+    functions = {name for name in dir(plotting) if name.startswith("plot_")}
+    assert functions == set(_figure_cases(rng))
+
+
+@pytest.mark.parametrize("name", sorted(_figure_cases(np.random.default_rng(0))))
+def test_no_text_is_smaller_than_9_points_as_shown(name, rng):
+    fig = _figure_cases(rng)[name]()
+    sizes = plotting.shown_font_sizes(fig)
+    assert sizes, "the figure has text (titles, labels, ticks)"
+    assert min(sizes) >= plotting.MIN_FONT_SIZE - 1e-9, (
+        f"{name}: text of {min(sizes):.1f} pt as shown (figure {fig.get_size_inches()} in)")
+
+
+def test_shown_font_sizes_account_for_a_figure_scaled_to_the_page():
+    fig, ax = plt.subplots(figsize=(2 * plotting.MAX_SHOWN_WIDTH, 3))
+    ax.set_title("wide", fontsize=12)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    assert plotting.shown_font_sizes(fig) == [pytest.approx(6.0)]
+
+
+def test_legends_sit_beside_or_below_the_data_not_on_it(rng):
+    cases = _figure_cases(rng)
+    for name in ("plot_curves", "plot_class_balance", "plot_training_curves"):
+        fig = cases[name]()
+        fig.canvas.draw()
+        for ax in fig.axes:
+            legend = ax.get_legend()
+            if legend is None:
+                continue
+            box = legend.get_window_extent()
+            axes_box = ax.get_window_extent()
+            overlap_x = min(box.x1, axes_box.x1) - max(box.x0, axes_box.x0)
+            overlap_y = min(box.y1, axes_box.y1) - max(box.y0, axes_box.y0)
+            assert overlap_x <= 1 or overlap_y <= 1, f"{name}: the legend lies inside the axes"
+
+
+def test_plot_curves_ticks_whole_steps():
+    fig = plotting.plot_curves({"a": [3.0, 2.0, 1.5]}, xlabel="epoch")
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)

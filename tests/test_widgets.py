@@ -165,8 +165,9 @@ def test_activation_explorer_draws_the_function_and_its_derivative(name):
     explorer = widgets.activation_explorer()
     explorer.activation.value = name
     lines = drawn_lines(explorer.view)
-    z, values = lines[f"{name}(z)"]
-    _, slopes = lines[f"{name}'(z)"]
+    shown = widgets.ACTIVATION_NAMES[name]          # "ReLU", not the code name "relu"
+    z, values = lines[f"{shown}(z)"]
+    _, slopes = lines[f"{shown}'(z)"]
     function, derivative = REFERENCE_ACTIVATIONS[name]
     np.testing.assert_allclose(values, function(z), atol=1e-12)
     np.testing.assert_allclose(slopes, derivative(z), atol=1e-12)
@@ -178,10 +179,16 @@ def test_activation_explorer_leaky_relu_follows_the_alpha_slider():
     explorer.activation.value = "leaky_relu"
     assert not explorer.alpha_slider.disabled
     explorer.alpha_slider.value = 0.3
-    z, slopes = drawn_lines(explorer.view)["leaky_relu'(z)"]
+    z, slopes = drawn_lines(explorer.view)["leaky ReLU'(z)"]
     np.testing.assert_allclose(slopes[z < 0], 0.3)
     np.testing.assert_allclose(slopes[z > 0], 1.0)
     assert r"\alpha" in explorer.formula.value
+
+
+def test_activation_explorer_menu_shows_readable_names():
+    explorer = widgets.activation_explorer()
+    assert [label for label, _ in explorer.activation.options] == ["sigmoid", "tanh", "ReLU",
+                                                                  "leaky ReLU"]
 
 
 # --- epoch_player -----------------------------------------------------------------------------

@@ -13,8 +13,9 @@ grader scores the cell. Anywhere else, ``check_sigmoid(sigmoid, raising=False)``
 
 One module per set: ``matrix_ops`` (ex01), ``activations`` (ex02), ``backprop`` (ex03),
 ``mnist_mlp`` (ex04), ``optimizers`` (ex05). Each lists its checks in ``__all__``; this package
-re-exports them. ``_core`` is the machinery (read its docstring to write a check);
-``_integrity`` notices when a notebook replaced what the checks rely on.
+re-exports them. ``lessons`` and ``layers`` hold the checks of the lessons' ungraded "Your turn"
+cells (``layers``: lessons 03 and 04). ``_core`` is the machinery (read its docstring to write a
+check); ``_integrity`` notices when a notebook replaced what the checks rely on.
 """
 
 import importlib
@@ -34,7 +35,8 @@ __all__ = ["CheckFailed", "TamperingDetected", "assert_untampered", "registered_
 
 # The set modules, in course order. A set whose module is not written yet is skipped, so a new
 # set needs no change here once its name is listed.
-SET_MODULES = ("matrix_ops", "activations", "backprop", "mnist_mlp", "optimizers", "layers")
+SET_MODULES = ("matrix_ops", "activations", "backprop", "mnist_mlp", "optimizers", "lessons",
+               "layers")
 
 for _module_name in SET_MODULES:
     if importlib.util.find_spec(f"{__name__}.{_module_name}") is None:
