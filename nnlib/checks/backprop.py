@@ -254,9 +254,10 @@ def _right_with_a_label_column(backward, cache, X, y, params):
     return True
 
 
-MATMUL_HINT = ("If the error is about the shapes of a product: going back through Z = A @ W, the gradient is "
-               "dL/dA = G @ W.T (not G @ W), dL/dW = A.T @ G; and the labels y (N,) must become a "
-               f"column Y = y[:, None] like P ({BACKWARD_SECTION}, steps 2-3).")
+MATMUL_HINT = ("If the error is about the shapes of a product: going back through Z = A @ W, "
+               "the gradient is dL/dA = G @ W.T (not G @ W), dL/dW = A.T @ G; and the labels "
+               f"y (N,) must become a column Y = y[:, None] like P ({BACKWARD_SECTION}, "
+               "steps 2-3).")
 
 
 @check("backward", lesson="lesson 03")
