@@ -284,3 +284,24 @@ def test_hidden_tests_fail_a_faked_check():
 
 def test_nothing_is_reported_when_nothing_was_replaced():
     assert nnlib.checks._integrity.problems() == []
+
+
+def _numpy_style_wrapper(implementation):
+    """A dispatcher as NumPy before 1.25 generates it: Python code compiled from a string."""
+    namespace = {}
+    code = compile("def wrapper(*args, **kwargs):\n    return implementation(*args, **kwargs)\n",
+                   "<__array_function__ internals>", "exec")
+    exec(code, {"implementation": implementation}, namespace)  # noqa: S102 -- as NumPy 1.24 does
+    wrapper = namespace["wrapper"]
+    wrapper._implementation = implementation
+    return wrapper
+
+
+def test_a_numpy_dispatcher_is_judged_by_the_function_it_wraps():
+    """Older NumPy wraps np.allclose in generated code: genuine if it wraps NumPy's own code."""
+    numpy_dir = nnlib.checks._integrity._NUMPY_DIR
+    origin = nnlib.checks._integrity._origin_problem
+    genuine = np.allclose._implementation  # NumPy's Python implementation, in NumPy's folder
+    assert origin("np.allclose", _numpy_style_wrapper(genuine), numpy_dir) is None
+    assert "defined outside its package" in origin("np.allclose",
+                                                   _numpy_style_wrapper(_always(True)), numpy_dir)

@@ -140,7 +140,7 @@ def test_scaling_is_exact_area_averaging(shape):
 
 def test_scaling_by_a_whole_factor_matches_pillows_box_filter():
     image = np.random.default_rng(2).random((200, 120)).astype(np.float32)
-    pillow = Image.fromarray(image).resize((12, 20), Image.BOX)
+    pillow = Image.fromarray(image).resize((12, 20), Image.Resampling.BOX)
     np.testing.assert_allclose(scale_longer_side(image, 20), np.asarray(pillow), atol=1e-5)
 
 
@@ -191,7 +191,7 @@ def enlarge_like_a_drawing(digit, rng, size=280):
     """An MNIST digit as if drawn on the pad: enlarged (Pillow, bicubic) to 0.6-1.0 of the pad,
     strokes thickened, placed off-centre."""
     side = int(rng.uniform(0.6, 1.0) * size)
-    big = Image.fromarray(digit.reshape(28, 28)).resize((side, side), Image.BICUBIC)
+    big = Image.fromarray(digit.reshape(28, 28)).resize((side, side), Image.Resampling.BICUBIC)
     big = ndimage.grey_dilation(np.clip(np.asarray(big), 0, 1), size=(7, 7))
     canvas = np.zeros((size, size), dtype=np.float32)
     top, left = rng.integers(0, size - side + 1, size=2)

@@ -115,7 +115,9 @@ def test_every_graded_part_has_an_answer_a_test_with_points_and_a_visible_check(
         if not meta.get("solution"):
             assert meta.get("locked"), f"cell {meta.get('grade_id')} must be locked"
     for part in exercise_set.parts:
-        assert f"check_{part}({part})" in exercise_set.visible_code(part)
+        # check_forward(forward), check_backward(backward, forward=forward), check_dense(Dense)
+        visible = exercise_set.visible_code(part)
+        assert any(f"check_{part.lower()}({part}{end}" in visible for end in "),"), visible
         assert "assert_untampered()" in exercise_set.hidden_code(part)
     open_answers = [cell for cell in exercise_set.source.cells
                     if cell.cell_type == "markdown" and nbgrader_meta(cell).get("solution")]

@@ -23,6 +23,7 @@ This raises the cost of cheating a great deal; it cannot make an in-process chec
 """
 
 import builtins
+import contextlib
 import math
 import os
 import sys
@@ -71,6 +72,11 @@ _MATH_NAMES = ("exp", "log", "isfinite", "isnan", "isclose", "fabs", "sqrt", "fs
 _WARNINGS_NAMES = ("catch_warnings", "simplefilter", "filterwarnings", "warn")
 
 _STDLIB_DIR = _abspath(_dir_of(warnings.__file__))
+
+# NumPy before 1.25 wraps its functions in Python code that lives outside its folder: the
+# dispatcher of np.allclose and its kin is compiled from a string, and np.testing's assertions
+# sit inside a contextlib decorator. Such a wrapper is judged by the function it wraps.
+_NUMPY_WRAPPER_FILES = ("<__array_function__ internals>", _abspath(contextlib.__file__))
 
 # (label, owner object, attribute name, original value, its code object or None, home folder)
 _guarded = []
@@ -124,6 +130,15 @@ def _origin_problem(label, value, home):
     code = _code_of(value)
     if code is None or home is None:
         return None  # a C function, a ufunc, a class or a module: no Python source to check
+    for _ in range(2):  # at most a dispatcher around a decorator
+        if home != _NUMPY_DIR or (code.co_filename not in _NUMPY_WRAPPER_FILES
+                                  and _abspath(code.co_filename) not in _NUMPY_WRAPPER_FILES):
+            break
+        value = _getattr(value, "_implementation", None) or _getattr(value, "__wrapped__", None)
+        inner = _getattr(value, "__code__", None)
+        if _type(inner) is not types.CodeType:
+            return None  # it wraps a C function (np.where): no Python source to check
+        code = inner
     filename = _abspath(code.co_filename)
     if not filename.startswith(home + _sep):
         return f"{label} is defined outside its package (in {code.co_filename})"

@@ -10,12 +10,13 @@ are computed again by central differences of a plain-Python loss, an independent
 """
 
 import math
+import warnings
 
 import numpy as np
 
 import nnlib.activations
 from nnlib.activations import sigmoid as _reference_sigmoid
-from nnlib.checks._core import check, describe, guard, quietly
+from nnlib.checks._core import CheckFailed, check, describe, first_mismatch, guard, quietly
 
 __all__ = ["check_backward", "check_dense", "check_forward", "check_train_xor"]
 
@@ -144,7 +145,7 @@ def _forward_result(t, forward, X, params):
     label = f"forward(X, params) with X of shape {X.shape}"
     result = t.call(forward, X, _copy_params(params), label=label,
                     error_hint=f"Each step is X @ W + b then the sigmoid ({FORWARD_SECTION}).")
-    if not isinstance(result, tuple) or len(result) != 2:
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
         t.fail(f"{label} returned {_what(result)}; it must return two things, the output and "
                f"the cache that backward needs: `return P, cache`.")
     N = X.shape[0]
@@ -229,9 +230,34 @@ def _backward_mistakes(name, right, wrong, N):
     return mistakes
 
 
-MATMUL_HINT = ("If the error is about the shapes of a product: going back through Z = A @ W, the gradient is "
-               "dL/dA = G @ W.T (not G @ W), dL/dW = A.T @ G; and the labels y (N,) must become a "
-               f"column Y = y[:, None] like P ({BACKWARD_SECTION}, steps 2-3).")
+def _right_with_a_label_column(backward, cache, X, y, params):
+    """True if backward(cache, Y, params) with the labels as an (N, 1) column is right.
+
+    Only ever used to explain a failure, never to pass an answer.
+    """
+    right, _ = _reference_gradients(X, y, params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
+            try:
+                grads = backward(cache, y.reshape(-1, 1), _copy_params(params))
+                if not isinstance(grads, dict):
+                    return False
+                for name, expected in right.items():
+                    got = np.asarray(grads[name], dtype=np.float64)
+                    if got.shape != expected.shape or first_mismatch(
+                            got.reshape(-1).tolist(), expected.reshape(-1).tolist(),
+                            1e-4, 1e-6) >= 0:
+                        return False
+            except (Exception, SystemExit):  # noqa: BLE001 -- any failure: not this mistake
+                return False
+    return True
+
+
+MATMUL_HINT = ("If the error is about the shapes of a product: going back through Z = A @ W, "
+               "the gradient is dL/dA = G @ W.T (not G @ W), dL/dW = A.T @ G; and the labels "
+               f"y (N,) must become a column Y = y[:, None] like P ({BACKWARD_SECTION}, "
+               "steps 2-3).")
 
 
 @check("backward", lesson="lesson 03")
@@ -252,8 +278,17 @@ def _backward_case(t, forward, backward, X, params, y):
         t.fail("backward: your forward is not right yet, and backward works on its cache. "
                "Make check_forward pass first.")
     label = f"backward(cache, y, params) with a batch of {N}"
-    grads = t.call(backward, cache, y, _copy_params(params), label=label,
-                   error_hint=MATMUL_HINT)
+    try:
+        grads = t.call(backward, cache, y, _copy_params(params), label=label,
+                       error_hint=MATMUL_HINT)
+    except CheckFailed:
+        if _right_with_a_label_column(backward, cache, X, y, params):
+            t.fail(f"{label} failed with the labels y of shape ({N},), as backward receives "
+                   f"them, but gives the right gradients when they come as a column ({N}, 1): "
+                   f"reshape them first, Y = y[:, None], so that P - Y has the shape ({N}, 1) "
+                   f"of P; P - y broadcasts to ({N}, {N}) ({FORWARD_SECTION}, lesson 01, "
+                   f"section 4).")
+        raise
     if not isinstance(grads, dict):
         t.fail(f"{label} returned {_what(grads)}; return a dict of gradients with the "
                f"parameters' names: {{'W1': ..., 'b1': ..., 'W2': ..., 'b2': ...}}.")
@@ -340,7 +375,8 @@ def check_train_xor(t, train_xor, seeds=(0, 1, 2), at_least=None):
                     "the gradient instead of subtracting it (params[name] -= lr * grads[name])?")
     else:
         message += (" Train longer or with a larger learning rate (lesson 03, section 4 uses "
-                    "2.0 and 3000 epochs), and update every parameter at every epoch.")
+                    "2.0 for 3000 epochs; 5000 epochs solve XOR from nearly every start), and "
+                    "update every parameter at every epoch.")
     t.fail(message)
 
 
@@ -349,14 +385,15 @@ def check_train_xor(t, train_xor, seeds=(0, 1, 2), at_least=None):
 DENSE_SECTION = "lesson 03, section 3.2 (the general rule for a dense layer)"
 
 
-def _dense_attribute(t, layer, name, shape, when):
+def _dense_attribute(t, layer, name, shape, when, shape_hints=None):
     if not hasattr(layer, name):
         t.fail(f"Dense: {when} the layer has no attribute {name}; it needs W (in_features, "
                f"out_features) and b (out_features,), and backward stores grad_W and grad_b.")
+    hints = {shape[::-1]: "W has the shape (in_features, out_features), so that a batch-first "
+                          "x @ W works."} if len(shape) == 2 else {}
+    hints.update(shape_hints or {})
     return t.array(getattr(layer, name), label=f"Dense.{name} {when}".rstrip(), shape=shape,
-                   shape_hints={shape[::-1]: "W has the shape (in_features, out_features), so "
-                                             "that a batch-first x @ W works."} if len(shape) == 2
-                   else None)
+                   shape_hints=hints)
 
 
 def _dense_case(t, Dense, in_features, out_features, batch, dtype=np.float64):
@@ -393,22 +430,25 @@ def _dense_case(t, Dense, in_features, out_features, batch, dtype=np.float64):
             mistakes=[(quietly(lambda: grad_output @ W), ("you used W instead of W.T: going "
                        f"back through x @ W multiplies by the transpose ({DENSE_SECTION})."))],
             hint=f"dL/dx = grad_output @ W.T ({DENSE_SECTION}).")
+    from_output = ("grad_W was computed from the layer's output; dL/dW = x.T @ grad_output "
+                   "needs the input x, which forward must cache (self.x = x).")
     grad_W = _dense_attribute(t, layer, "grad_W", (in_features, out_features),
-                              "after backward")
+                              "after backward", {(out_features, out_features): from_output})
     t.close(grad_W, x.T @ grad_output, label="Dense.grad_W",
             mistakes=[
                 (first.T @ grad_output,
                  ("grad_W was computed from the input of an earlier forward call: forward must "
                  "store its latest input (self.x = x), and backward must use that.")),
                 (quietly(lambda: (x @ W + b).T @ grad_output) if in_features == out_features
-                 else None,
-                 ("grad_W was computed from the layer's output; dL/dW = x.T @ grad_output needs "
-                 "the input x, which forward must cache.")),
+                 else None, from_output),
                 (x.T @ grad_output / batch, ("grad_W was divided by N: the 1/N already sits in "
                                             "grad_output (it came from the loss).")),
             ],
             hint=f"dL/dW = x.T @ grad_output ({DENSE_SECTION}).")
-    grad_b = _dense_attribute(t, layer, "grad_b", (out_features,), "after backward")
+    grad_b = _dense_attribute(t, layer, "grad_b", (out_features,), "after backward", {
+        (batch, out_features): "sum over the batch: grad_b = grad_output.sum(axis=0).",
+        (batch,): "sum over the examples, axis=0, not over the units.",
+    })
     t.close(grad_b, grad_output.sum(axis=0), label="Dense.grad_b",
             mistakes=[(grad_output.mean(axis=0), ("grad_b is the mean over the batch; it is the "
                        "sum, grad_output.sum(axis=0) (the 1/N is already in grad_output)."))],

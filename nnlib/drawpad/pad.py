@@ -140,7 +140,8 @@ class DrawPad(anywidget.AnyWidget):
             raise ValueError(f"draw expects one (H, W) image, got shape {ink.shape}.")
         if ink.shape != (self.size, self.size):
             picture = Image.fromarray(np.round(ink * 255).astype(np.uint8))
-            ink = np.asarray(picture.resize((self.size, self.size), Image.BILINEAR)) / 255.0
+            resized = picture.resize((self.size, self.size), Image.Resampling.BILINEAR)
+            ink = np.asarray(resized) / 255.0
         self.test_label = -1
         self.drawing = ink_to_png(ink)
 
