@@ -28,7 +28,7 @@ def test_notebook_is_stored_without_outputs(path):
              if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))]
     assert not dirty, (
         f"{path.relative_to(REPO)} is committed with outputs in cells {dirty}; "
-        f"strip them with: nbstripout {path.relative_to(REPO)}")
+        f"strip them with: nbstripout --keep-id {path.relative_to(REPO)}")
 
 
 def write_notebook(path, cells):
