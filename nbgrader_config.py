@@ -40,6 +40,13 @@ c.Autograde.pre_convert_hook = functools.partial(autograde_hooks.limit_kernel_me
 # tampering_report.csv, next to gradebook.db, and warn in the autograde output.
 c.Autograde.post_convert_hook = functools.partial(autograde_hooks.report_tampering, COURSE_ROOT)
 
+# Each kernel imports nnlib.checks before the notebook's first cell: its tamper detection (an
+# audit hook, armed on import) then also watches cells a submission added above the course's
+# own, where a fake nnlib.checks could otherwise be installed before the genuine one loads.
+# (The first argument is the one nbclient adds by default, kept.)
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:",
+                             "--IPKernelApp.exec_lines=import nnlib.checks"]
+
 # A test cell passes or fails: a result it displays is not read as partial credit (which a
 # submission could fake from inside its own function before the check failed).
 c.Autograde.autograde_preprocessors = pass_fail_scoring.with_pass_fail_scoring(

@@ -40,6 +40,9 @@ The class (why each case is there):
     check runs: 9 of 11 points before the tripwire) or of math (which the hidden tests'
     plain-Python re-checks use): 0, reported, because nnlib.checks' audit hook fails every cell
     that runs while something it relies on is replaced.
+  - fake-checks-first: the same fake nnlib.checks, installed in a cell added above the course's
+    first one, before the genuine module was imported (9 of 11 points before the fix): 0,
+    reported, because nbgrader_config.py makes every kernel import nnlib.checks at start.
   - fake-result: garbage answers that display a result (sys.displayhook) while the check calls
     them, before it fails: nbgrader reads a test cell's result as partial credit, and a result
     that is not a number as full marks, so this earned every point until
@@ -109,6 +112,16 @@ _fake_math = types.ModuleType("math")
 _fake_math.isclose = lambda *args, **kwargs: True
 _fake_math.exp = lambda x: 0.0
 sys.modules["math"] = _fake_math"""
+
+# In a cell of its own above the course's first cell: before nnlib.checks was ever imported.
+FAKE_CHECKS_FIRST = """\
+import sys
+import types
+import nnlib
+_fake = types.ModuleType("nnlib.checks")
+_fake.__getattr__ = lambda name: (lambda *args, **kwargs: None)
+sys.modules["nnlib.checks"] = _fake
+nnlib.checks = _fake"""
 
 # One plausible mistake per part of ex02 (the feedback must explain each).
 EX02_WRONG = {
@@ -208,6 +221,10 @@ def build_class(course):
                            ("swap-math-module", SWAP_MATH_MODULE)]:
         hand_in(TAMPER_SET, student, ex02.garbage(prefix=patch))
         expected[TAMPER_SET, student] = 0
+    fake_first = ex02.garbage()
+    fake_first.cells.insert(0, nbformat.v4.new_code_cell(FAKE_CHECKS_FIRST))
+    hand_in(TAMPER_SET, "fake-checks-first", fake_first)
+    expected[TAMPER_SET, "fake-checks-first"] = 0
     fake_result = ex02.untouched()
     for answer_id in ex02.answers:
         fake_result = SetFiles.with_answer(fake_result, answer_id, (
@@ -334,13 +351,18 @@ def test_tampering_is_reported_by_submission_and_cell(graded):
         report = list(csv.DictReader(file))
     tampered = {row["student"] for row in report}
     assert tampered == {"patch-numpy", "patch-checks", "patch-builtins", "swap-checks-module",
-                        "swap-math-module"}
+                        "swap-math-module", "fake-checks-first"}
     ex02 = SetFiles(TAMPER_SET)
     for student in tampered:
         rows = [row for row in report if row["student"] == student]
         assert {row["assignment"] for row in rows} == {TAMPER_SET}
-        # A detection in a test cell, or nnlib.checks' refusal in the answer cell that tried.
-        assert {row["cell"] for row in rows} <= set(ex02.tests) | set(ex02.answers)
+        # Detections in the test cells, in the answer cells (nnlib.checks' refusal to replace a
+        # check, or the audit hook failing every cell after a replacement), in the locked setup
+        # cell and the submission's own cell above it (fake-checks-first).
+        cells = {row["cell"] for row in rows}
+        assert cells & (set(ex02.tests) | set(ex02.answers))
+        known = {SetFiles.grade_id_of(cell) for cell in ex02.release.cells}
+        assert all(cell in known or cell.endswith("(no grade id)") for cell in cells), cells
         assert all(row["message"] for row in rows)
         assert f"[tampering] {student} / {TAMPER_SET}" in logs["autograde", TAMPER_SET][1]
 
