@@ -52,5 +52,11 @@ test: setup
 benchmark: setup
 	$(BIN)/python benchmarks/train_mnist.py
 
+# The student edition: the folder and zip to publish to students, without solutions/, hidden
+# tests or nbgrader configuration (solutions/student_edition.py; the standard library suffices).
+.PHONY: student-edition
+student-edition:
+	$(PYTHON) solutions/student_edition.py
+
 clean:
 	rm -rf $(VENV)

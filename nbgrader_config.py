@@ -16,6 +16,8 @@ c = get_config()  # noqa: F821 -- nbgrader provides get_config when it reads thi
 COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(COURSE_ROOT, "solutions"))
 import autograde_hooks  # solutions/autograde_hooks.py, found through the line above
+import pass_fail_scoring  # solutions/pass_fail_scoring.py
+from nbgrader.converters import Autograde
 
 c.CourseDirectory.root = COURSE_ROOT
 c.CourseDirectory.course_id = "nnlib"
@@ -37,6 +39,18 @@ c.Autograde.pre_convert_hook = functools.partial(autograde_hooks.limit_kernel_me
 # After each submission: list every "NNLIB-TAMPERING:" line that nnlib.checks printed in it in
 # tampering_report.csv, next to gradebook.db, and warn in the autograde output.
 c.Autograde.post_convert_hook = functools.partial(autograde_hooks.report_tampering, COURSE_ROOT)
+
+# Each kernel imports nnlib.checks before the notebook's first cell: its tamper detection (an
+# audit hook, armed on import) then also watches cells a submission added above the course's
+# own, where a fake nnlib.checks could otherwise be installed before the genuine one loads.
+# (The first argument is the one nbclient adds by default, kept.)
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:",
+                             "--IPKernelApp.exec_lines=import nnlib.checks"]
+
+# A test cell passes or fails: a result it displays is not read as partial credit (which a
+# submission could fake from inside its own function before the check failed).
+c.Autograde.autograde_preprocessors = pass_fail_scoring.with_pass_fail_scoring(
+    Autograde.class_traits()["autograde_preprocessors"].default())
 
 # `nbgrader zip_collect <set>` reads the archives in downloaded/<set>/archive/. Each notebook's
 # file name starts with the student's id and ends with the set's notebook name, with anything

@@ -72,6 +72,10 @@ class SetFiles:
         self.tests = test_ids(self.release)
         self.max_auto = auto_points(self.release)
 
+    @staticmethod
+    def grade_id_of(cell):
+        return grade_id(cell)
+
     def test_of(self, answer_id):
         """The test cell that grades an answer cell: the first one after it."""
         start = cell_index(self.release, answer_id)

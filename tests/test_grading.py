@@ -35,6 +35,18 @@ The class (why each case is there):
   - patch-numpy / patch-checks / patch-builtins: garbage answers plus code that makes NumPy's
     comparisons, the nnlib.checks functions or the builtins always pass: 0, and the tampering
     report names the submission and the cells.
+  - swap-checks-module / swap-math-module: garbage answers plus a fake module put in
+    sys.modules in place of nnlib.checks (so that the hidden tests import fakes and no genuine
+    check runs: 9 of 11 points before the tripwire) or of math (which the hidden tests'
+    plain-Python re-checks use): 0, reported, because nnlib.checks' audit hook fails every cell
+    that runs while something it relies on is replaced.
+  - fake-checks-first: the same fake nnlib.checks, installed in a cell added above the course's
+    first one, before the genuine module was imported (9 of 11 points before the fix): 0,
+    reported, because nbgrader_config.py makes every kernel import nnlib.checks at start.
+  - fake-result: garbage answers that display a result (sys.displayhook) while the check calls
+    them, before it fails: nbgrader reads a test cell's result as partial credit, and a result
+    that is not a number as full marks, so this earned every point until
+    solutions/pass_fail_scoring.py made test cells pass or fail: 0.
 
 The hostile cases use ex01 and ex02, which execute in seconds; the other sets only hand in their
 solution and release. Cell timeout in this test: SHORT_TIMEOUT seconds for ex01 and ex02 (so the
@@ -82,6 +94,34 @@ import builtins
 builtins.all = lambda *args, **kwargs: True
 builtins.any = lambda *args, **kwargs: False
 builtins.round = lambda value, *args: value"""
+
+SWAP_CHECKS_MODULE = """\
+import sys
+import types
+import nnlib
+_fake = types.ModuleType("nnlib.checks")
+_fake.__getattr__ = lambda name: (lambda *args, **kwargs: None)
+sys.modules["nnlib.checks"] = _fake
+nnlib.checks = _fake
+checks = _fake"""
+
+SWAP_MATH_MODULE = """\
+import sys
+import types
+_fake_math = types.ModuleType("math")
+_fake_math.isclose = lambda *args, **kwargs: True
+_fake_math.exp = lambda x: 0.0
+sys.modules["math"] = _fake_math"""
+
+# In a cell of its own above the course's first cell: before nnlib.checks was ever imported.
+FAKE_CHECKS_FIRST = """\
+import sys
+import types
+import nnlib
+_fake = types.ModuleType("nnlib.checks")
+_fake.__getattr__ = lambda name: (lambda *args, **kwargs: None)
+sys.modules["nnlib.checks"] = _fake
+nnlib.checks = _fake"""
 
 # One plausible mistake per part of ex02 (the feedback must explain each).
 EX02_WRONG = {
@@ -176,9 +216,22 @@ def build_class(course):
     hand_in(TAMPER_SET, "wrong-answers", wrong)
     expected[TAMPER_SET, "wrong-answers"] = 0
     for student, patch in [("patch-numpy", PATCH_NUMPY), ("patch-checks", PATCH_CHECKS),
-                           ("patch-builtins", PATCH_BUILTINS)]:
+                           ("patch-builtins", PATCH_BUILTINS),
+                           ("swap-checks-module", SWAP_CHECKS_MODULE),
+                           ("swap-math-module", SWAP_MATH_MODULE)]:
         hand_in(TAMPER_SET, student, ex02.garbage(prefix=patch))
         expected[TAMPER_SET, student] = 0
+    fake_first = ex02.garbage()
+    fake_first.cells.insert(0, nbformat.v4.new_code_cell(FAKE_CHECKS_FIRST))
+    hand_in(TAMPER_SET, "fake-checks-first", fake_first)
+    expected[TAMPER_SET, "fake-checks-first"] = 0
+    fake_result = ex02.untouched()
+    for answer_id in ex02.answers:
+        fake_result = SetFiles.with_answer(fake_result, answer_id, (
+            f"def {answer_id}(*args, **kwargs):\n    import sys\n"
+            f"    sys.displayhook('full marks, please')\n    return 0.5"))
+    hand_in(TAMPER_SET, "fake-result", fake_result)
+    expected[TAMPER_SET, "fake-result"] = 0
     return expected
 
 
@@ -276,6 +329,15 @@ def test_the_loop_times_out_and_the_memory_hog_meets_its_cap(graded):
                for output in hog)
 
 
+def test_a_result_displayed_by_a_test_cell_is_not_read_as_a_score(graded):
+    course, _, _, _ = graded
+    ex02 = SetFiles(TAMPER_SET)
+    for test_id in ex02.tests:
+        outputs = _outputs_of(course, "fake-result", TAMPER_SET, test_id)
+        kinds = [output.output_type for output in outputs]
+        assert "execute_result" not in kinds and "display_data" in kinds and "error" in kinds
+
+
 def test_huge_output_is_truncated(graded):
     course, _, _, _ = graded
     path = course / "autograded" / "huge-output" / HOSTILE_SET / f"{HOSTILE_SET}.ipynb"
@@ -288,13 +350,19 @@ def test_tampering_is_reported_by_submission_and_cell(graded):
     with open(course / "tampering_report.csv", newline="") as file:
         report = list(csv.DictReader(file))
     tampered = {row["student"] for row in report}
-    assert tampered == {"patch-numpy", "patch-checks", "patch-builtins"}
+    assert tampered == {"patch-numpy", "patch-checks", "patch-builtins", "swap-checks-module",
+                        "swap-math-module", "fake-checks-first"}
     ex02 = SetFiles(TAMPER_SET)
     for student in tampered:
         rows = [row for row in report if row["student"] == student]
         assert {row["assignment"] for row in rows} == {TAMPER_SET}
-        # A detection in a test cell, or nnlib.checks' refusal in the answer cell that tried.
-        assert {row["cell"] for row in rows} <= set(ex02.tests) | set(ex02.answers)
+        # Detections in the test cells, in the answer cells (nnlib.checks' refusal to replace a
+        # check, or the audit hook failing every cell after a replacement), in the locked setup
+        # cell and the submission's own cell above it (fake-checks-first).
+        cells = {row["cell"] for row in rows}
+        assert cells & (set(ex02.tests) | set(ex02.answers))
+        known = {SetFiles.grade_id_of(cell) for cell in ex02.release.cells}
+        assert all(cell in known or cell.endswith("(no grade id)") for cell in cells), cells
         assert all(row["message"] for row in rows)
         assert f"[tampering] {student} / {TAMPER_SET}" in logs["autograde", TAMPER_SET][1]
 

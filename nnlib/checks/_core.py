@@ -494,7 +494,9 @@ def seal(package):
     for module_name, module in sorted(sys.modules.items()):
         if module_name.startswith(package.__name__ + ".") and module is not None:
             _integrity.guard_module(module)
+    _integrity._guarded_modules[package.__name__] = package  # a fake in sys.modules is noticed
     _sealed["length"] = _len(_guarded_list)
+    _integrity.arm_cell_tripwire(_tampering, TamperingDetected)
 
 
 guard = _integrity.guard

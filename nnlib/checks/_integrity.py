@@ -42,6 +42,9 @@ _ModuleType = types.ModuleType
 _type = type
 _getattr = getattr
 _id = id
+_str = str
+_addaudithook = sys.addaudithook
+_modules = sys.modules  # the dict itself: the import system keeps it if sys.modules is rebound
 _dir_of = os.path.dirname
 _abspath = os.path.abspath
 _sep = os.sep
@@ -55,7 +58,7 @@ _BUILTIN_NAMES = (
     "abs", "all", "any", "bool", "callable", "dict", "enumerate", "float", "getattr", "hasattr",
     "id", "int", "isinstance", "issubclass", "iter", "len", "list", "max", "min", "next",
     "print", "range", "repr", "reversed", "round", "set", "sorted", "str", "sum", "tuple", "type",
-    "zip",
+    "zip", "__import__",
 )
 # NumPy functions a comparison might use: the ones a cheat would replace first.
 _NUMPY_NAMES = (
@@ -160,7 +163,7 @@ def problems():
         if origin is not None:
             found.append(origin)
     for name, module in _guarded_modules.items():
-        if sys.modules.get(name) is not module:
+        if _modules.get(name) is not module or sys.modules.get(name) is not module:
             found.append(f"the module {name} was replaced in sys.modules")
     return found
 
@@ -174,6 +177,47 @@ def report(check_name, found):
             stream.flush()
         except Exception:  # noqa: BLE001, S110 -- a broken stream must not hide the failure
             pass
+
+
+# How IPython names the code of a notebook cell: ipykernel writes cells to
+# <tmp>/ipykernel_<pid>/<hash>.py, older IPython to <ipython-input-<n>-<hash>>.
+_CELL_FILE_MARKERS = ("ipykernel_", "<ipython-input-")
+_tripwire = {"armed": False}
+
+
+def arm_cell_tripwire(find_tampering, error_class):
+    """Before every notebook cell runs, look for tampering; if found, the cell fails at once.
+
+    The checks look for replacements when they run, but a notebook can keep them from running:
+    replace ``sys.modules["nnlib.checks"]`` (or ``builtins.__import__``) and the hidden tests
+    import the notebook's fakes, which never look. An audit hook (PEP 578) cannot be removed
+    once added, and the interpreter calls it for every code object it executes, a cell included,
+    whatever the notebook did to the modules. Before each cell it calls
+    ``find_tampering(label)`` (which prints the NNLIB-TAMPERING lines); if that finds anything,
+    the cell raises ``error_class("tampering detected ...")`` instead of running, and so does
+    every later cell, test cells included, until the replacement is undone. Outside a notebook
+    (a script, pytest) the hook does nothing. Armed once per process.
+    """
+    if _tripwire["armed"]:
+        return
+    busy, markers, getattr_, type_, str_ = [False], _CELL_FILE_MARKERS, _getattr, _type, _str
+
+    def before_each_cell(event, args):
+        if event != "exec" or busy[0] or not args:
+            return
+        filename = getattr_(args[0], "co_filename", None)
+        if type_(filename) is not str_ or not (markers[0] in filename or markers[1] in filename):
+            return
+        busy[0] = True  # the search itself may execute code: do not look again meanwhile
+        try:
+            found = find_tampering("before this cell")
+        finally:
+            busy[0] = False
+        if found:
+            raise error_class("tampering detected before this cell ran: " + "; ".join(found))
+
+    _addaudithook(before_each_cell)
+    _tripwire["armed"] = True
 
 
 guard(builtins, _BUILTIN_NAMES, "builtins")
