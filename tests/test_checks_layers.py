@@ -38,8 +38,8 @@ def right_sgd(layers, learning_rate):
 
 
 def right_predict(network, X):
-    for layer in network:
-        X = layer.forward(X)
+    for stage in network:
+        X = stage.forward(X)
     return X.argmax(axis=1)
 
 

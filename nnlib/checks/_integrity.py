@@ -133,7 +133,7 @@ def _origin_problem(label, value, home):
     code = _code_of(value)
     if code is None or home is None:
         return None  # a C function, a ufunc, a class or a module: no Python source to check
-    for _ in range(2):  # at most a dispatcher around a decorator
+    for _unwrapping in range(2):  # at most a dispatcher around a decorator
         if home != _NUMPY_DIR or (code.co_filename not in _NUMPY_WRAPPER_FILES
                                   and _abspath(code.co_filename) not in _NUMPY_WRAPPER_FILES):
             break
