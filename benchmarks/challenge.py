@@ -34,7 +34,7 @@ from matmul_floor import median_floor
 
 import nnlib.io
 from nnlib import Dense, Dropout, ReLU, Sequential
-from nnlib.augment import random_affine, random_shifts
+from nnlib.augment import random_affine, random_flips, random_shifts
 from nnlib.averaging import WeightAverage
 from nnlib.data import load_fashion_mnist, load_mnist
 from nnlib.losses import SoftmaxCrossEntropy
@@ -59,12 +59,17 @@ def make_augment(name, budget, args):
     if name == "auto":
         name = "affine" if budget >= AFFINE_FROM_SECONDS else "shifts"
     if name == "shifts":
-        return name, functools.partial(random_shifts, max_shift=args.max_shift)
-    if name == "affine":
-        return name, functools.partial(random_affine, max_rotation=args.max_rotation,
-                                       max_scale=args.max_scale,
-                                       max_shift=float(args.max_shift))
-    return name, None
+        transform = functools.partial(random_shifts, max_shift=args.max_shift)
+    elif name == "affine":
+        transform = functools.partial(random_affine, max_rotation=args.max_rotation,
+                                      max_scale=args.max_scale, max_shift=float(args.max_shift))
+    else:
+        transform = None
+    if not args.flip:
+        return name, transform
+    if transform is None:
+        return "flips", random_flips
+    return f"flips + {name}", lambda images, rng: transform(random_flips(images, rng), rng)
 
 
 def load_data(dataset, validation):
@@ -91,6 +96,8 @@ def parse_args():
     parser.add_argument("--hidden", default="512,256", help="hidden sizes, e.g. 512,256")
     parser.add_argument("--augment", choices=["auto", "none", "shifts", "affine"],
                         default="auto")
+    parser.add_argument("--flip", action="store_true",
+                        help="also mirror half of the images left-right (clothes only)")
     parser.add_argument("--max-shift", type=int, default=1, help="pixels (shifts and affine)")
     parser.add_argument("--max-rotation", type=float, default=10.0, help="degrees (affine)")
     parser.add_argument("--max-scale", type=float, default=0.1, help="fraction (affine)")

@@ -14,6 +14,8 @@ has the same shape and dtype. Pixels that come from outside the frame are 0 (bac
                                               rotate, scale and move, with bilinear interpolation
     random_shifts(images, rng, max_shift=1)   shifts drawn from the Generator rng
     random_affine(images, rng, max_rotation=10.0, max_scale=0.1, max_shift=2.0)
+    random_flips(images, rng, probability=0.5)   mirror left-right (clothes, not digits: a
+                                              mirrored 2 is no digit, a mirrored shirt a shirt)
 
 The random ones draw from an explicit ``np.random.Generator`` and nothing else, so a seeded run
 is reproducible. To augment every training batch of ``fit``:
@@ -213,3 +215,18 @@ def random_affine(images, rng, max_rotation=10.0, max_scale=0.1, max_shift=2.0):
     scales = rng.uniform(1 - max_scale, 1 + max_scale, size=count)
     shifts = rng.uniform(-max_shift, max_shift, size=(count, 2))
     return affine_images(images, rotations, scales, shifts)
+
+
+def random_flips(images, rng, probability=0.5):
+    """Every image mirrored left to right with the given probability, drawn from rng.
+
+    For Fashion-MNIST, where a mirrored shoe is still a shoe; not for digits. images (N, 784)
+    or (N, 28, 28) floats; returns a new array of the same shape and dtype.
+    """
+    _check_generator(rng, "random_flips")
+    _check_limit("probability", probability, 1, "random_flips", "0.5")
+    pictures, shape = _as_pictures(images, "random_flips")
+    flipped = pictures.copy()
+    chosen = np.flatnonzero(rng.random(len(pictures)) < probability)
+    flipped[chosen] = pictures[chosen, :, ::-1]
+    return flipped.reshape(shape)
