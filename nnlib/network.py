@@ -29,6 +29,12 @@ class History:
     val_loss, val_accuracy  on ``validation_data`` at the end of the epoch (empty without it)
     seconds                 wall-clock time of the epoch (training and validation)
     stopped_reason          None, or why training stopped before the last epoch
+    epochs_done             epochs trained, counting a last epoch cut short by ``time_budget``
+                            as the fraction of its samples seen (e.g. 23.4)
+    elapsed                 wall-clock seconds of the whole fit
+
+    When ``time_budget`` ends training in the middle of an epoch, that epoch's batches so far
+    still get an entry (and ``epochs`` counts it); ``epochs_done`` says how much of it ran.
     """
 
     def __init__(self):
@@ -38,6 +44,8 @@ class History:
         self.val_accuracy = []
         self.seconds = []
         self.stopped_reason = None
+        self.epochs_done = 0.0
+        self.elapsed = 0.0
 
     @property
     def epochs(self):
@@ -47,7 +55,8 @@ class History:
     def as_dict(self):
         return {"loss": list(self.loss), "accuracy": list(self.accuracy),
                 "val_loss": list(self.val_loss), "val_accuracy": list(self.val_accuracy),
-                "seconds": list(self.seconds), "stopped_reason": self.stopped_reason}
+                "seconds": list(self.seconds), "stopped_reason": self.stopped_reason,
+                "epochs_done": self.epochs_done, "elapsed": self.elapsed}
 
     def __repr__(self):
         if not self.loss:
@@ -66,7 +75,8 @@ class Callback:
     """
 
     def on_train_begin(self, network, epochs):
-        """Called once before the first epoch."""
+        """Called once before the first epoch; epochs is None when only a time budget ends
+        training."""
 
     def on_batch_end(self, batch_index, loss):
         """Called after every update; batch_index counts from 0 since the start of training."""
@@ -76,6 +86,21 @@ class Callback:
 
     def on_train_end(self, history):
         """Called once at the end, also when training stopped early."""
+
+
+def _now():
+    """Seconds on fit's clock (a function of its own, so that tests can replace the clock)."""
+    return time.perf_counter()
+
+
+class _TrainingRun:
+    """What every batch of one fit needs besides the data: the optimiser, the generator, the
+    callbacks, the augmentation, the deadline (clock time or None), and the steps done."""
+
+    def __init__(self, optimizer, rng, callbacks, augment, deadline):
+        self.optimizer, self.rng, self.callbacks = optimizer, rng, callbacks
+        self.augment, self.deadline = augment, deadline
+        self.steps_done = 0
 
 
 class _Diverged(Exception):
@@ -256,17 +281,28 @@ class Sequential:
 
     # --- training -------------------------------------------------------------------------------
 
-    def fit(self, X, y, *, epochs=10, batch_size=32, optimizer=None, validation_data=None,
-            rng=None, verbose=1, callbacks=()):
+    def fit(self, X, y, *, epochs=None, batch_size=32, optimizer=None, validation_data=None,
+            rng=None, verbose=1, callbacks=(), time_budget=None, augment=None):
         """Train with shuffled mini-batches; returns a ``History``.
 
         X (N, features), y (N,) class ids or (N, C) one-hot. Every epoch visits all samples once
         in a new random order drawn from ``rng`` (a ``np.random.Generator``): the same seed and
-        the same data give exactly the same weights. ``optimizer`` defaults to ``Adam(1e-3)``;
+        the same data give exactly the same weights. ``epochs`` defaults to 10 (no limit when a
+        ``time_budget`` is given). ``optimizer`` defaults to ``Adam(1e-3)``;
         ``validation_data=(X_val, y_val)`` adds val_loss and val_accuracy after every epoch.
         ``verbose=1`` shows a progress bar, ``verbose=0`` nothing. ``callbacks``: ``Callback``
         objects whose hooks are called along the way. Dropout layers without their own
         generator draw their masks from ``rng``.
+
+        ``time_budget``: seconds of wall-clock time; training stops after the first batch that
+        ends past it (lesson 07). An optimizer whose learning rate is a ``TimeBudgetCosine``
+        has its clock started when fit begins, so give both the same budget:
+        ``fit(..., optimizer=Adam(TimeBudgetCosine(2e-3, 60)), time_budget=60)``.
+
+        ``augment``: a function ``augment(X_batch, rng) -> X_batch`` applied to every training
+        batch (never to validation data), such as
+        ``functools.partial(nnlib.augment.random_shifts, max_shift=1)``; it must return an
+        array of the same shape.
 
         If the loss becomes NaN or infinite (usually: the learning rate is too large), training
         stops; the reason is printed (whatever ``verbose`` says) and stored in
@@ -285,7 +321,15 @@ class Sequential:
         self._require_loss("fit")
         _check_each_layer_used_once(self.layers)  # again: self.layers may have been edited
         X, y = self._as_dataset(X, y)
-        validate.check_positive_int("epochs", epochs)
+        if epochs is not None or time_budget is None:
+            epochs = validate.check_positive_int("epochs", 10 if epochs is None else epochs)
+        if time_budget is not None:
+            validate.check_positive_real("time_budget", time_budget, "fit", example="60 (seconds)")
+        if augment is not None and not callable(augment):
+            raise TypeError(
+                f"fit: augment must be a function augment(X_batch, rng) -> X_batch, got "
+                f"{augment!r}; e.g. functools.partial(nnlib.augment.random_shifts, max_shift=1)."
+            )
         validate.check_positive_int("batch_size", batch_size)
         if validation_data is not None:
             X_val, y_val = self._as_dataset(*_as_pair(validation_data),
@@ -301,16 +345,21 @@ class Sequential:
 
         history = History()
         self.stop_training = False
+        fit_started = _now()
+        deadline = None if time_budget is None else fit_started + time_budget
+        schedule = getattr(optimizer, "learning_rate", None)
+        if callable(getattr(schedule, "start", None)):  # a TimeBudgetCosine: its time starts now
+            schedule.start()
         progress = tqdm(total=epochs, unit="epoch", disable=verbose == 0)
+        run = _TrainingRun(optimizer, rng, callbacks, augment, deadline)
         with _ContiguousParameters(self.layers) as packed:
             for callback in callbacks:
                 callback.on_train_begin(self, epochs)
-            steps_done = 0
-            for epoch in range(epochs):
-                started = time.perf_counter()
+            epoch = 0
+            while epochs is None or epoch < epochs:
+                started = _now()
                 try:
-                    loss, accuracy, steps_done = self._train_one_epoch(
-                        X, y, batch_size, optimizer, rng, packed, callbacks, steps_done)
+                    loss, accuracy, fraction = self._train_one_epoch(X, y, batch_size, packed, run)
                     if validation_data is not None:
                         val_loss, val_accuracy = self._guarded_evaluate(X_val, y_val)
                 except _Diverged as diverged:
@@ -327,34 +376,62 @@ class Sequential:
                 if validation_data is not None:
                     history.val_loss.append(val_loss)
                     history.val_accuracy.append(val_accuracy)
-                history.seconds.append(time.perf_counter() - started)
+                history.seconds.append(_now() - started)
+                history.epochs_done += fraction
+                history.elapsed = _now() - fit_started
                 progress.set_postfix(_postfix(history), refresh=False)
                 progress.update(1)
                 for callback in callbacks:
                     callback.on_epoch_end(epoch, history)
-                if self.stop_training:
-                    history.stopped_reason = f"Stopped by a callback after epoch {epoch + 1}."
+                epoch += 1
+                if fraction < 1.0 or (deadline is not None and _now() >= deadline):
+                    history.stopped_reason = (
+                        f"The time budget of {time_budget:g} s was spent after "
+                        f"{history.epochs_done:.2f} epochs."
+                    )
                     break
+                if self.stop_training:
+                    history.stopped_reason = f"Stopped by a callback after epoch {epoch}."
+                    break
+        history.elapsed = _now() - fit_started
         progress.close()
         for callback in callbacks:
             callback.on_train_end(history)
         return history
 
-    def _train_one_epoch(self, X, y, batch_size, optimizer, rng, packed, callbacks, steps_done):
-        """One pass over the data in a fresh random order; returns (mean loss, accuracy, steps)."""
+    def _train_one_epoch(self, X, y, batch_size, packed, run):
+        """One pass over the data in a fresh random order, or until run's deadline passes.
+
+        Returns (mean loss, accuracy) over the batches trained, and the fraction of the
+        samples they covered (1.0 for a whole epoch).
+        """
         params, grads = packed.refresh()
-        order = rng.permutation(len(X))
-        total_loss, total_correct = 0.0, 0
+        order = run.rng.permutation(len(X))
+        total_loss, total_correct, seen = 0.0, 0, 0
         for start in range(0, len(X), batch_size):
             batch = order[start:start + batch_size]
             X_batch, y_batch = X[batch], y[batch]
-            loss, output = self._guarded_step(X_batch, y_batch, optimizer, params, grads)
+            if run.augment is not None:
+                X_batch = self._augmented(X_batch, run)
+            loss, output = self._guarded_step(X_batch, y_batch, run.optimizer, params, grads)
             total_loss += loss * len(batch)
             total_correct += self._count_correct_outputs(output, y_batch)
-            for callback in callbacks:
-                callback.on_batch_end(steps_done, loss)
-            steps_done += 1
-        return total_loss / len(X), total_correct / len(X), steps_done
+            seen += len(batch)
+            for callback in run.callbacks:
+                callback.on_batch_end(run.steps_done, loss)
+            run.steps_done += 1
+            if run.deadline is not None and _now() >= run.deadline:
+                break
+        return total_loss / seen, total_correct / seen, seen / len(X)
+
+    def _augmented(self, X_batch, run):
+        augmented = run.augment(X_batch, run.rng)
+        if not isinstance(augmented, np.ndarray) or augmented.shape != X_batch.shape:
+            raise ValueError(
+                f"fit: augment({X_batch.shape[0]} images, rng) must return an array of the same "
+                f"shape {X_batch.shape}, got {getattr(augmented, 'shape', type(augmented))}."
+            )
+        return augmented.astype(self.dtype, copy=False)
 
     def _guarded_step(self, X_batch, y_batch, optimizer, params, grads):
         """One training step (forward, loss, backward, update); _Diverged if numbers blow up.

@@ -16,7 +16,8 @@ L2 regularisation, not the decoupled AdamW.
 
 ``learning_rate`` is a number or a schedule: any callable step -> rate, where step counts the
 updates already made (0 for the first). ``StepDecay``, ``ExponentialDecay`` and
-``CosineWithWarmup`` below are such callables. They check their arguments when they are
+``CosineWithWarmup`` below are such callables; ``TimeBudgetCosine`` follows the clock instead of
+the step count, so that a run fits a wall-clock budget on any machine. They check their arguments when they are
 created: a negative, complex or infinite rate would make training climb the loss without error.
 
 An optimiser with memory belongs to one network: ``Sequential.fit`` refuses an optimiser that has
@@ -26,6 +27,7 @@ one optimiser per network, or call ``reset()`` first.
 
 import math
 import numbers
+import time
 
 import numpy as np
 
@@ -98,6 +100,67 @@ class CosineWithWarmup:
     def __repr__(self):
         return (f"CosineWithWarmup(peak={self.peak}, total_steps={self.total_steps}, "
                 f"warmup_steps={self.warmup_steps}, final={self.final})")
+
+
+class TimeBudgetCosine:
+    """Warm-up then cosine, by elapsed wall-clock time: the rate reaches ``final`` when
+    ``budget_seconds`` have passed (lesson 07).
+
+    With t the seconds since ``start()`` and T = budget_seconds, W = warmup_fraction * T:
+
+        t < W:        lr = peak * t / W                                   (linear warm-up)
+        afterwards:   lr = final + (peak - final) * (1 + cos(pi * progress)) / 2,
+                      progress = (t - W) / (T - W), held at 1 after the budget.
+
+    A step-count schedule must know in advance how many steps a run will take; this one adapts
+    to the machine: a slow computer takes fewer steps, but the rate still anneals to ``final``
+    exactly when the time is up. ``Sequential.fit`` calls ``start()`` when training begins
+    (use it with ``fit(..., time_budget=budget_seconds)``); without that the clock starts at the
+    first call. ``clock`` is any function returning seconds (``time.perf_counter`` by default).
+    The step number passed in is ignored; the rate depends on time only, so runs are not
+    reproducible bit for bit, only up to the timing of the machine.
+    """
+
+    def __init__(self, peak, budget_seconds, warmup_fraction=0.03, final=0.0,
+                 clock=time.perf_counter):
+        where = "TimeBudgetCosine"
+        check_positive_real("peak", peak, where)
+        check_positive_real("budget_seconds", budget_seconds, where, example="60")
+        check_real_in("warmup_fraction", warmup_fraction, 0, 1, where, high_open=True)
+        check_real_in("final", final, 0, peak, where)
+        if not callable(clock):
+            raise TypeError(
+                f"{where}: clock must be a function returning seconds, such as "
+                f"time.perf_counter; got {clock!r}."
+            )
+        self.peak, self.budget_seconds = peak, budget_seconds
+        self.warmup_fraction, self.final, self.clock = warmup_fraction, final, clock
+        self.started_at = None
+
+    def start(self):
+        """Start (or restart) the clock: the warm-up begins now."""
+        self.started_at = self.clock()
+
+    def elapsed(self):
+        """Seconds since ``start()`` (0 before it)."""
+        return 0.0 if self.started_at is None else self.clock() - self.started_at
+
+    def rate_at(self, seconds):
+        """The learning rate ``seconds`` after the start."""
+        warmup = self.warmup_fraction * self.budget_seconds
+        if seconds < warmup:
+            return self.peak * max(seconds, 0.0) / warmup
+        progress = min(1.0, (seconds - warmup) / (self.budget_seconds - warmup))
+        return self.final + (self.peak - self.final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def __call__(self, step):
+        if self.started_at is None:
+            self.start()
+        return self.rate_at(self.elapsed())
+
+    def __repr__(self):
+        return (f"TimeBudgetCosine(peak={self.peak}, budget_seconds={self.budget_seconds}, "
+                f"warmup_fraction={self.warmup_fraction}, final={self.final})")
 
 
 # --- optimisers ---------------------------------------------------------------------------------
