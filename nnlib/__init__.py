@@ -17,6 +17,7 @@ Everything here is plain NumPy, written to be read. The modules, one idea each:
     checks        the exercise sets' checks: run your function, explain what is wrong
     drawpad       draw a digit and watch a network read it: DrawPad, to_mnist, predict_image
     augment       random shifts and small affine transforms of whole batches of images
+    averaging     an exponential moving average of the weights, to evaluate with
 
 The most used names are importable from the package itself, e.g.
 ``from nnlib import Sequential, Dense, ReLU``. They are imported on first use, so that
@@ -45,12 +46,13 @@ _EXPORTS = {
 _SUBMODULES = {
     "activations", "losses", "layers", "network", "optimizers", "init", "gradcheck",
     "data", "io", "estimator", "plotting", "widgets", "checks", "drawpad", "augment",
+    "averaging",
 }
 
 __all__ = [  # the classes, then the submodules (tests/test_package.py keeps it complete)
     "Callback", "Dense", "Dropout", "History", "Layer", "LeakyReLU", "MLPClassifier", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh",
-    "activations", "augment", "checks", "data", "drawpad", "estimator", "gradcheck", "init", "io",
+    "activations", "augment", "averaging", "checks", "data", "drawpad", "estimator", "gradcheck", "init", "io",
     "layers", "losses",
     "network", "optimizers", "plotting", "widgets",
 ]

@@ -14,6 +14,8 @@ has the same shape and dtype. Pixels that come from outside the frame are 0 (bac
                                               rotate, scale and move, with bilinear interpolation
     random_shifts(images, rng, max_shift=1)   shifts drawn from the Generator rng
     random_affine(images, rng, max_rotation=10.0, max_scale=0.1, max_shift=2.0)
+    random_flips(images, rng, probability=0.5)   mirror left-right (clothes, not digits: a
+                                              mirrored 2 is no digit, a mirrored shirt a shirt)
 
 The random ones draw from an explicit ``np.random.Generator`` and nothing else, so a seeded run
 is reproducible. To augment every training batch of ``fit``:
@@ -102,15 +104,17 @@ def shift_images(images, shifts):
             f"shift_images: shifts must be integers of shape ({len(pictures)}, 2), one (down, "
             f"right) pair per image; got {shifts.dtype} of shape {shifts.shape}."
         )
-    reach = int(np.abs(shifts).max(initial=0))
-    if reach >= SIDE:
-        return np.zeros_like(images)
-    # Pad by the largest shift, then read each image's window: one gather for the whole batch.
-    padded = np.pad(pictures, ((0, 0), (reach, reach), (reach, reach)))
-    grid = np.arange(SIDE)
-    rows = (grid[None, :] + reach - shifts[:, :1])[:, :, None]     # (N, 28, 1)
-    cols = (grid[None, :] + reach - shifts[:, 1:])[:, None, :]     # (N, 1, 28)
-    moved = padded[np.arange(len(pictures))[:, None, None], rows, cols]
+    moved = np.zeros_like(pictures)
+    # One copy per distinct shift (at most (2 max_shift + 1)^2 of them), not one per image:
+    # all images with shift (down, right) move together as one block of the batch.
+    distinct, which = np.unique(shifts, axis=0, return_inverse=True)
+    for group, (down, right) in enumerate(distinct.tolist()):
+        if abs(down) >= SIDE or abs(right) >= SIDE:
+            continue                                  # moved out of the frame: stays 0
+        images_here = np.flatnonzero(which.ravel() == group)
+        target = np.s_[max(down, 0):SIDE + min(down, 0), max(right, 0):SIDE + min(right, 0)]
+        source = np.s_[max(-down, 0):SIDE + min(-down, 0), max(-right, 0):SIDE + min(-right, 0)]
+        moved[images_here, target[0], target[1]] = pictures[images_here, source[0], source[1]]
     return moved.reshape(shape)
 
 
@@ -153,19 +157,26 @@ def _bilinear(pictures, rows, cols):
     value = (1-fr)(1-fc) P[r0, c0] + (1-fr) fc P[r0, c0+1] + fr (1-fc) P[r0+1, c0] + fr fc P[r0+1, c0+1]
     with r0 = floor(row), fr = row - r0 (and the same for columns).
     """
+    count = len(pictures)
+    width = SIDE + 3
     # One row/column of zeros before the frame and two after: every corner read below is
     # inside the padded array, and coordinates further out are clipped to the zero border.
-    padded = np.pad(pictures, ((0, 0), (1, 2), (1, 2)))
-    width = SIDE + 3
-    rows = np.clip(rows, -1, SIDE)
-    cols = np.clip(cols, -1, SIDE)
+    padded = np.zeros((count, width, width), dtype=pictures.dtype)
+    padded[:, 1:SIDE + 1, 1:SIDE + 1] = pictures
+    # Coordinates in the padded array, from 0 (the zero border) to SIDE + 1.
+    rows = np.clip(rows, -1, SIDE) + 1
+    cols = np.clip(cols, -1, SIDE) + 1
     top, left = np.floor(rows), np.floor(cols)
     down_weight, right_weight = rows - top, cols - left
-    corner = ((top.astype(np.intp) + 1) * width + (left.astype(np.intp) + 1)
-              + (np.arange(len(pictures)) * width * width)[:, None, None])
+    # Index of the top-left corner in the flattened batch; computed in floats (exact for
+    # whole numbers this small), converted once.
+    start = np.arange(count, dtype=rows.dtype)[:, None, None] * (width * width)
+    corner = (top * width + left + start).astype(np.intp)
     flat = padded.ravel()
-    upper = flat[corner] + right_weight * (flat[corner + 1] - flat[corner])
-    lower = flat[corner + width] + right_weight * (flat[corner + width + 1] - flat[corner + width])
+    upper_left, upper_right = flat[corner], flat[corner + 1]
+    lower_left, lower_right = flat[corner + width], flat[corner + width + 1]
+    upper = upper_left + right_weight * (upper_right - upper_left)
+    lower = lower_left + right_weight * (lower_right - lower_left)
     return upper + down_weight * (lower - upper)
 
 
@@ -204,3 +215,18 @@ def random_affine(images, rng, max_rotation=10.0, max_scale=0.1, max_shift=2.0):
     scales = rng.uniform(1 - max_scale, 1 + max_scale, size=count)
     shifts = rng.uniform(-max_shift, max_shift, size=(count, 2))
     return affine_images(images, rotations, scales, shifts)
+
+
+def random_flips(images, rng, probability=0.5):
+    """Every image mirrored left to right with the given probability, drawn from rng.
+
+    For Fashion-MNIST, where a mirrored shoe is still a shoe; not for digits. images (N, 784)
+    or (N, 28, 28) floats; returns a new array of the same shape and dtype.
+    """
+    _check_generator(rng, "random_flips")
+    _check_limit("probability", probability, 1, "random_flips", "0.5")
+    pictures, shape = _as_pictures(images, "random_flips")
+    flipped = pictures.copy()
+    chosen = np.flatnonzero(rng.random(len(pictures)) < probability)
+    flipped[chosen] = pictures[chosen, :, ::-1]
+    return flipped.reshape(shape)

@@ -6,7 +6,13 @@ import functools
 import numpy as np
 import pytest
 
-from nnlib.augment import affine_images, random_affine, random_shifts, shift_images
+from nnlib.augment import (
+    affine_images,
+    random_affine,
+    random_flips,
+    random_shifts,
+    shift_images,
+)
 
 ndimage = pytest.importorskip("scipy.ndimage")
 
@@ -41,7 +47,7 @@ def test_integer_shifts_equal_roll_with_zero_fill_and_scipy_shift():
 def test_shapes_and_dtypes_are_kept():
     flat = IMAGES.reshape(6, 784).astype(np.float32)
     rng = np.random.default_rng(0)
-    for function in (random_shifts, random_affine):
+    for function in (random_shifts, random_affine, random_flips):
         for images in (flat, IMAGES, IMAGES.astype(np.float32)):
             result = function(images, rng)
             assert result.shape == images.shape and result.dtype == images.dtype
@@ -111,6 +117,18 @@ def test_random_affine_stays_within_its_limits():
     np.testing.assert_array_equal(moved, random_affine(dot, np.random.default_rng(5), 0.0, 0.0))
 
 
+def test_flips_mirror_about_half_of_the_images():
+    images = RNG.random((1000, 28, 28))
+    flipped = random_flips(images, np.random.default_rng(2))
+    mirrored = np.all(flipped == images[:, :, ::-1], axis=(1, 2))
+    kept = np.all(flipped == images, axis=(1, 2))
+    assert np.all(mirrored ^ kept) and 430 < mirrored.sum() < 570
+    assert random_flips(images, np.random.default_rng(2), probability=0.0) is not images
+    np.testing.assert_array_equal(random_flips(images, np.random.default_rng(2), 0.0), images)
+    np.testing.assert_array_equal(random_flips(images, np.random.default_rng(2), 1.0),
+                                  np.flip(images, axis=2))
+
+
 def test_usable_as_fit_augment():
     augment = functools.partial(random_shifts, max_shift=1)
     batch = IMAGES.reshape(6, 784).astype(np.float32)
@@ -130,6 +148,7 @@ def test_usable_as_fit_augment():
     (lambda: affine_images(IMAGES, [1.0, 2.0], 1.0, 0.0), "rotation_degrees"),
     (lambda: affine_images(IMAGES, 0.0, 0.0, 0.0), "scales must be positive"),
     (lambda: shift_images(IMAGES, np.zeros((6, 2))), "integers"),
+    (lambda: random_flips(IMAGES, np.random.default_rng(), probability=2), "probability"),
 ])
 def test_bad_arguments_get_clear_errors(call, message):
     with pytest.raises((TypeError, ValueError), match=message):
