@@ -28,6 +28,7 @@ import platform
 import time
 
 import numpy as np
+from matmul_floor import matmul_floor_epoch
 from sklearn.neural_network import MLPClassifier
 
 from nnlib import Dense, ReLU, Sequential
@@ -48,24 +49,9 @@ def build_network(rng):
     return Sequential(layers[:-1], loss=SoftmaxCrossEntropy())
 
 
-def matmul_floor_epoch(X, rng):
+def floor_epoch(X, rng):
     """Seconds for the 8 matrix products of every training step of one epoch, nothing else."""
-    sizes = (784, *HIDDEN, 10)
-    weights = [rng.standard_normal((a, b), dtype=np.float32) * np.float32(0.05)
-               for a, b in itertools.pairwise(sizes)]
-    order = rng.permutation(len(X))
-    batches = [X[order[start:start + BATCH_SIZE]] for start in range(0, len(X), BATCH_SIZE)]
-    started = time.perf_counter()
-    for x in batches:
-        hidden1 = x @ weights[0]
-        hidden2 = hidden1 @ weights[1]
-        grad_output = hidden2 @ weights[2]           # stands in for dL/d logits
-        _ = hidden2.T @ grad_output                  # dL/dW3
-        grad_hidden2 = grad_output @ weights[2].T
-        _ = hidden1.T @ grad_hidden2                 # dL/dW2
-        grad_hidden1 = grad_hidden2 @ weights[1].T
-        _ = x.T @ grad_hidden1                       # dL/dW1 (dL/dx is never needed)
-    return time.perf_counter() - started
+    return matmul_floor_epoch(X, (784, *HIDDEN, 10), BATCH_SIZE, rng)
 
 
 def nnlib_epoch(network, X, y, optimizer, rng):
@@ -87,13 +73,13 @@ def measure_speed(X, y, repeats, seed):
     classifier = MLPClassifier(hidden_layer_sizes=HIDDEN, solver="adam", batch_size=BATCH_SIZE,
                                learning_rate_init=1e-3, alpha=0.0, random_state=seed)
     # one warm-up round each: first-touch memory, BLAS thread start-up
-    matmul_floor_epoch(X[:5000], rng)
+    floor_epoch(X[:5000], rng)
     nnlib_epoch(network, X[:5000], y[:5000], optimizer, rng)
     nnlib_epoch(sgd_network, X[:5000], y[:5000], sgd, rng)
     sklearn_epoch(classifier, X[:5000], y[:5000])
     times = {"floor": [], "nnlib": [], "nnlib_sgd": [], "sklearn": []}
     for _ in range(repeats):
-        times["floor"].append(matmul_floor_epoch(X, rng))
+        times["floor"].append(floor_epoch(X, rng))
         times["nnlib"].append(nnlib_epoch(network, X, y, optimizer, rng))
         times["nnlib_sgd"].append(nnlib_epoch(sgd_network, X, y, sgd, rng))
         times["sklearn"].append(sklearn_epoch(classifier, X, y))
