@@ -48,6 +48,12 @@ DATASET_DEFAULTS = {"mnist": {"max_shift": 2, "lr": 3e-3},
                     "fashion-mnist": {"max_shift": 1, "lr": 2e-3}}
 
 
+def defaults_by_dataset(name):
+    """'default 2 on mnist, 1 on fashion-mnist': the help text of a per-data-set setting."""
+    values = [f"{settings[name]:g} on {dataset}" for dataset, settings in DATASET_DEFAULTS.items()]
+    return "default " + ", ".join(values)
+
+
 def build_network(hidden, rng, dropout=0.0, smoothing=0.1):
     sizes = (784, *hidden, 10)
     layers = []
@@ -103,12 +109,12 @@ def parse_args():
                         default="auto")
     parser.add_argument("--flip", action="store_true",
                         help="also mirror half of the images left-right (clothes only)")
-    parser.add_argument("--max-shift", type=int, help="pixels (shifts and affine); default 2 on "
-                        "MNIST, 1 on Fashion-MNIST")
+    parser.add_argument("--max-shift", type=int,
+                        help=f"pixels (shifts and affine); {defaults_by_dataset('max_shift')}")
     parser.add_argument("--max-rotation", type=float, default=10.0, help="degrees (affine)")
     parser.add_argument("--max-scale", type=float, default=0.1, help="fraction (affine)")
-    parser.add_argument("--lr", type=float, help="peak learning rate of Adam; default 3e-3 on "
-                        "MNIST, 2e-3 on Fashion-MNIST")
+    parser.add_argument("--lr", type=float,
+                        help=f"peak learning rate of Adam; {defaults_by_dataset('lr')}")
     parser.add_argument("--warmup", type=float, default=0.03, help="warm-up fraction")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--smoothing", type=float, default=0.1)
