@@ -16,6 +16,8 @@ has the same shape and dtype. Pixels that come from outside the frame are 0 (bac
     random_affine(images, rng, max_rotation=10.0, max_scale=0.1, max_shift=2.0)
     random_flips(images, rng, probability=0.5)   mirror left-right (clothes, not digits: a
                                               mirrored 2 is no digit, a mirrored shirt a shirt)
+    predict_proba_shifted(network, images)    test-time augmentation: the probabilities
+                                              averaged over the image and its 1-pixel moves
 
 The random ones draw from an explicit ``np.random.Generator`` and nothing else, so a seeded run
 is reproducible. To augment every training batch of ``fit``:
@@ -28,6 +30,8 @@ import numbers
 import numpy as np
 
 SIDE = 28  # MNIST and Fashion-MNIST images are SIDE x SIDE pixels
+# The image itself and its four neighbours one pixel up, down, left and right.
+NEIGHBOUR_SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 
 
 # --- checks -------------------------------------------------------------------------------------
@@ -230,3 +234,48 @@ def random_flips(images, rng, probability=0.5):
     chosen = np.flatnonzero(rng.random(len(pictures)) < probability)
     flipped[chosen] = pictures[chosen, :, ::-1]
     return flipped.reshape(shape)
+
+
+# --- augmentation at test time ------------------------------------------------------------------
+
+def predict_proba_shifted(network, images, shifts=NEIGHBOUR_SHIFTS):
+    """Test-time augmentation: class probabilities averaged over shifted copies of each image.
+
+    A network trained on shifted images has learnt that a digit moved by a pixel is the same
+    digit, but its answer still wobbles a little with the exact position. Asking it about a few
+    moved copies and averaging the answers smooths that wobble out:
+
+        p(class | image) = (1 / S) sum_s  network.predict_proba(shift_images(image, s))
+
+    over the S shifts (down, right) in ``shifts``; the default is the image and its four
+    neighbours one pixel away. network: anything with ``predict_proba`` taking (N, 784) rows
+    (a ``Sequential``); images: (N, 784) or (N, 28, 28). Returns (N, C): each row sums to 1, and
+    ``.argmax(axis=1)`` gives the predicted classes. Costs S ordinary predictions.
+    """
+    if not callable(getattr(network, "predict_proba", None)):
+        raise TypeError(
+            f"predict_proba_shifted: network must have a predict_proba method (an nnlib "
+            f"Sequential, e.g. nnlib.io.load(path)); got {type(network).__name__}."
+        )
+    pictures, _ = _as_pictures(images, "predict_proba_shifted")
+    bad_rows = np.flatnonzero(~np.isfinite(pictures).all(axis=(1, 2)))
+    if bad_rows.size:   # checked here: a shift could move a NaN out of the frame unnoticed
+        raise ValueError(
+            f"predict_proba_shifted: {bad_rows.size} images contain NaN or infinite pixels (the "
+            f"first: {bad_rows[:5].tolist()}); fix or drop them before predicting."
+        )
+    try:
+        moves = np.asarray(shifts)
+    except ValueError:   # ragged, e.g. ((0, 0), (1,))
+        moves = np.empty((0, 0))
+    if moves.ndim != 2 or moves.shape[1] != 2 or len(moves) == 0 or moves.dtype.kind not in "iu":
+        raise ValueError(
+            f"predict_proba_shifted: shifts must be a non-empty list of whole-pixel (down, right) "
+            f"pairs, e.g. ((0, 0), (1, 0), (-1, 0)); got {shifts!r}."
+        )
+    total = None
+    for move in moves:        # one shifted copy of the batch at a time, to bound the memory
+        moved = shift_images(pictures, np.tile(move, (len(pictures), 1)))
+        probabilities = network.predict_proba(moved.reshape(len(pictures), SIDE * SIDE))
+        total = probabilities if total is None else total + probabilities
+    return total / len(moves)

@@ -2,12 +2,14 @@
 np.roll and np.rot90, and the statistics of the random draws."""
 
 import functools
+import re
 
 import numpy as np
 import pytest
 
 from nnlib.augment import (
     affine_images,
+    predict_proba_shifted,
     random_affine,
     random_flips,
     random_shifts,
@@ -153,3 +155,69 @@ def test_usable_as_fit_augment():
 def test_bad_arguments_get_clear_errors(call, message):
     with pytest.raises((TypeError, ValueError), match=message):
         call()
+
+
+# --- test-time augmentation ---------------------------------------------------------------------
+
+class _PixelSoftmax:
+    """A stand-in network whose probabilities depend on where the ink is: softmax of 10 fixed
+    linear scores of the pixels, computed here without nnlib."""
+
+    def __init__(self):
+        self.weights = np.random.default_rng(3).normal(size=(784, 10))
+        self.seen = []
+
+    def predict_proba(self, rows):
+        self.seen.append(rows.shape)
+        scores = rows @ self.weights
+        scores -= scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+
+def test_shifted_prediction_is_the_mean_over_the_image_and_its_four_neighbours():
+    network = _PixelSoftmax()
+    expected = np.mean([network.predict_proba(np.stack([rolled_with_zeros(image, down, right)
+                                                         for image in IMAGES]).reshape(6, 784))
+                        for down, right in [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]], axis=0)
+    for images in (IMAGES, IMAGES.reshape(6, 784)):
+        result = predict_proba_shifted(network, images)
+        np.testing.assert_allclose(result, expected, atol=1e-12)
+        np.testing.assert_allclose(result.sum(axis=1), 1.0, atol=1e-12)
+    assert set(network.seen) == {(6, 784)}    # every copy goes in as (N, 784) rows
+    single = predict_proba_shifted(network, IMAGES, shifts=[(0, 0)])
+    np.testing.assert_allclose(single, network.predict_proba(IMAGES.reshape(6, 784)), atol=1e-12)
+
+
+def test_shifted_prediction_with_an_nnlib_network_leaves_the_images_alone():
+    from nnlib import Dense, Sequential
+    from nnlib.losses import SoftmaxCrossEntropy
+    network = Sequential([Dense(784, 10, rng=np.random.default_rng(0))],
+                         loss=SoftmaxCrossEntropy())
+    images = IMAGES.reshape(6, 784).astype(np.float32)
+    before = images.copy()
+    shifted = predict_proba_shifted(network, images, shifts=[(2, -1), (0, 3)])
+    by_hand = (network.predict_proba(shift_images(images, np.array([[2, -1]] * 6)))
+               + network.predict_proba(shift_images(images, np.array([[0, 3]] * 6)))) / 2
+    np.testing.assert_allclose(shifted, by_hand, rtol=1e-6)
+    np.testing.assert_array_equal(images, before)
+
+
+@pytest.mark.parametrize("shifts, words", [
+    ([], "non-empty"), ([(0.5, 0)], "whole-pixel"), ([(0, 0, 1)], "(down, right)"),
+    ([(0, 0), (1,)], "pairs"), ([(True, False)], "whole-pixel"),
+])
+def test_shifted_prediction_refuses_bad_shifts(shifts, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        predict_proba_shifted(_PixelSoftmax(), IMAGES, shifts=shifts)
+
+
+def test_shifted_prediction_refuses_non_finite_images_and_non_networks():
+    images = IMAGES.copy()
+    images[4, 0, 0] = np.nan            # moved out of the frame by a shift up or left
+    with pytest.raises(ValueError, match=r"NaN or infinite pixels .*\[4\]"):
+        predict_proba_shifted(_PixelSoftmax(), images, shifts=[(-1, 0), (0, -1)])
+    with pytest.raises(TypeError, match="predict_proba method"):
+        predict_proba_shifted(lambda rows: rows, IMAGES)
+    with pytest.raises(ValueError, match=r"\(N, 784\) or \(N, 28, 28\)"):
+        predict_proba_shifted(_PixelSoftmax(), IMAGES[:, :27])
