@@ -18,7 +18,8 @@ Everything here is plain NumPy, written to be read. The modules, one idea each:
     widgets       the interactive explorers and the live training monitor
     checks        the exercise sets' checks: run your function, explain what is wrong
     drawpad       draw a digit and watch a network read it: DrawPad, to_mnist, predict_image
-    augment       random shifts and small affine transforms of whole batches of images
+    augment       random shifts and small affine transforms of whole batches of images, and
+                  predictions averaged over shifted copies (test-time augmentation)
     averaging     an exponential moving average of the weights, to evaluate with
 
 The most used names are importable from the package itself, e.g.
